@@ -50,10 +50,14 @@ Verifier: TypeAlias = Callable[[bytes, bytes], bool]
 #: ``signer(signing_input) -> signature``
 Signer: TypeAlias = Callable[[bytes], bytes]
 
-_HASHES: Final = {256: hashes.SHA256, 384: hashes.SHA384, 512: hashes.SHA512}
+_HASHES: Final[dict[int, Callable[[], hashes.HashAlgorithm]]] = {
+    256: hashes.SHA256,
+    384: hashes.SHA384,
+    512: hashes.SHA512,
+}
 
 # JWK curve name -> (cryptography curve class, bytes per coordinate, group order).
-EC_CURVES: Final = {
+EC_CURVES: Final[dict[str, tuple[Callable[[], ec.EllipticCurve], int, int]]] = {
     "P-256": (
         ec.SECP256R1,
         32,
@@ -76,7 +80,9 @@ EC_CURVES: Final = {
     ),
 }
 #: cryptography curve ``name`` -> JWK ``crv``
-EC_CURVE_BY_NAME: Final = {cls.name: crv for crv, (cls, _, _) in EC_CURVES.items()}
+EC_CURVE_BY_NAME: Final[dict[str, str]] = {
+    make().name: crv for crv, (make, _, _) in EC_CURVES.items()
+}
 
 OKP_SIGNATURE_CURVES: Final = frozenset({"Ed25519", "Ed448"})
 

@@ -1,0 +1,145 @@
+"""JSON Web Tokens (RFC 7519): claims on top of the one JWS verify core.
+
+:func:`decode` is :func:`jotgate.jws.verify_compact` followed by
+:func:`jotgate._claims.check`; :func:`encode` builds a claim set without
+touching the caller's dict. :func:`sign` and :func:`verify` give the feel of
+Node's ``jsonwebtoken`` (``expiresIn: '30m'``) on the same two functions.
+
+Example::
+
+    key = jwk.Key.generate("ES256")
+    token = jwt.encode({"sub": "42"}, key, expires_in=timedelta(minutes=15))
+    claims = jwt.decode(token, key, algorithms=["ES256"])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import _b64, _json
+from ._claims import check, duration_seconds, numeric_date, typ_matches
+from .errors import InvalidClaimError
+from .jwk import Key, KeySource
+from .jws import header_segment, sign_segments, signing_algorithm, split_compact, verify_compact
+
+__all__ = ["decode", "decode_unverified", "encode", "sign", "verify"]
+
+Duration = int | float | timedelta | str
+
+
+def encode(
+    claims: Mapping[str, Any],
+    key: Key,
+    algorithm: str | None = None,
+    headers: Mapping[str, Any] | None = None,
+    expires_in: Duration | None = None,
+    *,
+    now: float | datetime | None = None,
+    typ: str | None = "JWT",
+) -> str:
+    """Sign ``claims`` as a compact JWT.
+
+    With ``expires_in`` (seconds, ``timedelta`` or ``"15m"``), ``iat`` is
+    set to now (unless given) and ``exp`` to now + expires_in. Aware
+    ``datetime`` values of ``exp``, ``nbf`` and ``iat`` become NumericDates.
+    ``claims`` itself is never modified.
+    """
+    if not isinstance(claims, Mapping):
+        raise TypeError("claims must be a mapping")
+    payload = dict(claims)
+    for name in ("exp", "nbf", "iat"):
+        if name in payload and isinstance(payload[name], datetime):
+            payload[name] = numeric_date(payload[name])
+    if expires_in is not None:
+        issued = int(numeric_date(now) if now is not None else time.time())
+        payload.setdefault("iat", issued)
+        payload["exp"] = issued + int(duration_seconds(expires_in))
+    alg = signing_algorithm(key, algorithm)
+    segment = header_segment(alg, key, headers, typ)
+    return sign_segments(_b64.encode(_json.dumps(payload)), key, alg, segment)
+
+
+def decode(
+    token: str | bytes,
+    key: KeySource,
+    *,
+    algorithms: Collection[str],
+    issuer: str | Iterable[str] | None = None,
+    audience: str | Iterable[str] | None = None,
+    subject: str | None = None,
+    leeway: float | timedelta = 0,
+    required: Iterable[str] = (),
+    max_age: float | timedelta | None = None,
+    typ: str | None = None,
+    now: float | datetime | None = None,
+) -> dict[str, Any]:
+    """Verify a JWT's signature and claims; return the claims (a fresh dict).
+
+    ``algorithms`` is required. ``exp`` fails when now >= exp + leeway;
+    ``issuer`` and ``subject`` match exactly; a token carrying ``aud`` needs
+    ``audience`` to name one of its values; ``typ`` checks the header.
+    """
+    header, payload, _ = verify_compact(token, key, algorithms)
+    if typ is not None and not typ_matches(header.get("typ"), typ):
+        raise InvalidClaimError(
+            f"the token type is {str(header.get('typ'))[:32]!r}, not {typ!r}",
+            claim="typ",
+            reason="mismatch",
+        )
+    claims = _json.loads_object(payload, what="JWT claims")
+    check(
+        claims,
+        time.time() if now is None else numeric_date(now),
+        issuer=issuer,
+        audience=audience,
+        subject=subject,
+        leeway=leeway,
+        required=required,
+        max_age=max_age,
+    )
+    return claims
+
+
+def decode_unverified(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, claims) of a JWT WITHOUT verifying anything. For debugging only."""
+    _, head, body, _ = split_compact(token)
+    header = _json.loads_object(_b64.decode(head, what="JWS header"), what="JWS header")
+    claims = _json.loads_object(_b64.decode(body, what="JWT claims"), what="JWT claims")
+    return header, claims
+
+
+def sign(
+    claims: Mapping[str, Any],
+    key: Key,
+    *,
+    algorithm: str | None = None,
+    expires_in: Duration | None = None,
+    not_before: Duration | None = None,
+    issuer: str | None = None,
+    audience: str | list[str] | None = None,
+    subject: str | None = None,
+    jwt_id: str | None = None,
+    headers: Mapping[str, Any] | None = None,
+    now: float | datetime | None = None,
+) -> str:
+    """Node ``jsonwebtoken``'s ``jwt.sign`` in Python: options become claims.
+
+    ``expires_in="30m"`` sets ``exp``; ``not_before`` sets ``nbf`` relative to
+    now; ``issuer``/``audience``/``subject``/``jwt_id`` set ``iss``/``aud``/
+    ``sub``/``jti``. ``iat`` is always set.
+    """
+    issued = int(numeric_date(now) if now is not None else time.time())
+    payload = {"iat": issued, **claims}
+    if not_before is not None:
+        payload["nbf"] = issued + int(duration_seconds(not_before))
+    for name, value in (("iss", issuer), ("aud", audience), ("sub", subject), ("jti", jwt_id)):
+        if value is not None:
+            payload[name] = value
+    return encode(payload, key, algorithm, headers, expires_in, now=issued)
+
+
+#: Node ``jsonwebtoken``'s ``jwt.verify``: the same as :func:`decode`.
+verify = decode
