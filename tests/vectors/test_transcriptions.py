@@ -113,3 +113,17 @@ def test_rfc8037_example_is_the_cookbook_curve25519_example() -> None:
     vec = cookbook("curve25519/jws.json")
     assert vec["output"]["compact"] == RFC8037["compact"]
     assert vec["input"]["key"]["d"] == RFC8037["private_jwk"]["d"]
+
+
+def test_rfc7797_signatures_match_their_signing_inputs() -> None:
+    vec = load("rfc7797.json")
+    secret = unb64u(vec["jwk"]["k"])
+    attached = vec["4.1_b64_true_compact"]
+    assert split(attached)[1] == vec["payload"].encode()
+    assert hs256(secret, _signing_input(attached)) == attached.rsplit(".", 1)[1]
+    # b64=false: the payload goes into the signing input as is, and the
+    # compact form leaves it out (detached, RFC 7515 Appendix F).
+    header, empty, signature = vec["4.2_b64_false_detached_compact"].split(".")
+    assert empty == ""
+    assert json.loads(unb64u(header)) == {"alg": "HS256", "b64": False, "crit": ["b64"]}
+    assert hs256(secret, f"{header}.{vec['payload']}".encode()) == signature
