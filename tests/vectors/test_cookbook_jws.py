@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from jotgate import errors, jwk, jws
 
 from ._signing import signature_over
-from ._vectors import COOKBOOK_PAYLOAD, cookbook, split, tamper_payload
+from ._vectors import COOKBOOK_PAYLOAD, cookbook, load, split, tamper_payload
 
 NAMES = [
     "jws/4_1.rsa_v15_signature",
@@ -31,6 +32,7 @@ DETERMINISTIC = [
 REPRODUCIBLE_BY_JWS_SIGN = DETERMINISTIC[:2]
 
 
+@functools.cache
 def _key(name: str) -> jwk.Key:
     return jwk.Key.from_jwk(VECTORS[name]["input"]["key"])
 
@@ -65,6 +67,15 @@ def test_cookbook_compact_token_verifies_through_a_keyset_by_its_kid(name: str) 
     keys = jwk.KeySet([_verifying_key(name)])
     verified = jws.verify(VECTORS[name]["output"]["compact"], keys, algorithms=[_alg(name)])
     assert verified.key.kid == VECTORS[name]["signing"]["protected"]["kid"]
+
+
+def test_cookbook_token_naming_a_kid_the_keyset_lacks_is_refused_as_key_not_found() -> None:
+    # The RFC 7515 A.2 key is RSA too and fits RS256, but its kid (its
+    # thumbprint) is not "bilbo.baggins@hobbiton.example".
+    other = jwk.Key.from_jwk(load("rfc7515.json")["A.2"]["jwk"]).public_key()
+    token = VECTORS["jws/4_1.rsa_v15_signature"]["output"]["compact"]
+    with pytest.raises(errors.KeyNotFoundError):
+        jws.verify(token, jwk.KeySet([other]), algorithms=["RS256"])
 
 
 @pytest.mark.parametrize("name", NAMES)

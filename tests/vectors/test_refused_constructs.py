@@ -21,6 +21,8 @@ from ._vectors import COOKBOOK_PAYLOAD, b64u, cookbook, hs256_token, load, unb64
 HMAC_KEY = cookbook("jwk/3_5.symmetric_key_mac_computation.json")
 HMAC_SECRET = unb64u(HMAC_KEY["k"])
 RSA_KEY = cookbook("jwk/3_4.rsa_private_key.json")
+#: Imported once: loading (and checking) an RSA private key is the slow part.
+RSA_PUBLIC = jwk.Key.from_jwk(RSA_KEY).public_key()
 PAYLOAD_SEGMENT = b64u(COOKBOOK_PAYLOAD)
 
 
@@ -83,7 +85,7 @@ JSON_SERIALIZATIONS = {
 def test_json_serialization_is_not_a_compact_token(name: str, as_bytes: bool) -> None:
     text = json.dumps(JSON_SERIALIZATIONS[name])
     token = text.encode() if as_bytes else text
-    keys = [_hmac_key()] if name.startswith("4.4") else [jwk.Key.from_jwk(RSA_KEY).public_key()]
+    keys = [_hmac_key()] if name.startswith("4.4") else [RSA_PUBLIC]
     with pytest.raises(errors.MalformedTokenError):
         jws.verify(token, jwk.KeySet(keys), algorithms=["RS256", "HS256", "ES512"])
 
@@ -94,10 +96,9 @@ def test_each_protected_signature_of_the_4_8_example_verifies_on_its_own() -> No
     vec = cookbook("jws/4_8.multiple_signatures.json")
     payload = vec["output"]["json"]["payload"]
     rs256, es512, hs256 = vec["output"]["json"]["signatures"]
-    rsa_public = jwk.Key.from_jwk(RSA_KEY).public_key()
 
     verified = jws.verify(
-        f"{rs256['protected']}.{payload}.{rs256['signature']}", rsa_public, algorithms=["RS256"]
+        f"{rs256['protected']}.{payload}.{rs256['signature']}", RSA_PUBLIC, algorithms=["RS256"]
     )
     assert (verified.header, verified.payload) == ({"alg": "RS256"}, COOKBOOK_PAYLOAD)
     verified = jws.verify(
@@ -105,7 +106,7 @@ def test_each_protected_signature_of_the_4_8_example_verifies_on_its_own() -> No
     )
     assert verified.header["kid"] == HMAC_KEY["kid"]
     with pytest.raises(errors.MalformedTokenError):
-        jws.verify(f".{payload}.{es512['signature']}", rsa_public, algorithms=["ES512"])
+        jws.verify(f".{payload}.{es512['signature']}", RSA_PUBLIC, algorithms=["ES512"])
 
 
 # -- RFC 7797: unencoded payloads (b64: false) ----------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -17,6 +18,7 @@ CASES = ["A.1", "A.2", "A.3", "A.4"]
 DETERMINISTIC = ["A.1", "A.2"]
 
 
+@functools.cache
 def _key(case: str, *, public: bool = False) -> jwk.Key:
     key = jwk.Key.from_jwk(RFC[case]["jwk"])
     return key.public_key() if public and not key.is_symmetric else key
@@ -50,19 +52,6 @@ def test_rfc_token_is_refused_when_its_alg_is_not_allowed(case: str) -> None:
     other = "ES384" if RFC[case]["alg"] != "ES384" else "ES256"
     with pytest.raises(errors.UnsupportedAlgorithmError):
         jws.verify(RFC[case]["compact"], _key(case), algorithms=[other])
-
-
-def test_a1_header_keeps_its_crlf_and_space_octets() -> None:
-    # The signature covers the header exactly as sent, CRLF and all; verify
-    # must not re-serialize it before checking.
-    verified = jws.verify(RFC["A.1"]["compact"], _key("A.1"), algorithms=["HS256"])
-    assert verified.header == {"typ": "JWT", "alg": "HS256"}
-    assert verified.payload == bytes(RFC["A.1"]["payload_octets"])
-
-
-def test_a4_payload_is_the_ascii_word_payload() -> None:
-    verified = jws.verify(RFC["A.4"]["compact"], _key("A.4"), algorithms=["ES512"])
-    assert verified.payload == b"Payload"
 
 
 @pytest.mark.parametrize("case", DETERMINISTIC)
