@@ -1,0 +1,60 @@
+"""The application factory: ``create_app(settings)`` returns a ready FastAPI app.
+
+The lifespan opens the database (migrating it), Redis and the keys, and
+closes them on shutdown; nothing is opened at import time, so tests build as
+many independent apps as they like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .bodylimit import BodySizeLimit
+from .errors import install_error_handlers
+from .routes import account, auth, meta
+from .runtime import open_runtime
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A jotgate auth server app for ``settings`` (default: from the environment).
+
+    Example::
+
+        app = create_app(Settings(database_url="sqlite+aiosqlite:///./auth.db"))
+        uvicorn.run(app)
+    """
+    if settings is None:
+        import os
+
+        settings = Settings.from_env(os.environ)
+    resolved = settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await open_runtime(resolved)
+        app.state.runtime = runtime
+        runtime.start_housekeeping()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="jotgate auth server",
+        version="0.1.0",
+        summary="Token-based authentication: access JWTs and rotating refresh tokens.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(auth.router)
+    app.include_router(account.router)
+    app.include_router(meta.router)
+    return app

@@ -1,0 +1,83 @@
+"""Audit events: what happened, to whom, from where. Never secrets or tokens.
+
+Events are written in the caller's transaction when there is one, so an
+event exists exactly when the change it reports was committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import AuditEvent
+
+__all__ = ["EVENTS", "ClientInfo", "list_events", "record"]
+
+#: Every event name the server records.
+EVENTS: Final = frozenset(
+    {
+        "user_registered",
+        "login_succeeded",
+        "login_failed",
+        "refresh",
+        "refresh_reuse_detected",
+        "logout",
+        "logout_all",
+        "session_ended",
+        "password_changed",
+        "user_disabled",
+        "user_enabled",
+        "roles_changed",
+        "key_rotated",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who is calling: address and user agent, as far as the server can tell."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def record(
+    db: AsyncSession,
+    event: str,
+    *,
+    client: ClientInfo | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    **detail: Any,
+) -> None:
+    """Add an event to ``db``'s transaction."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
+    client = client or ClientInfo()
+    db.add(
+        AuditEvent(
+            at=dt.datetime.now(dt.UTC),
+            event=event,
+            user_id=user_id,
+            session_id=session_id,
+            ip=client.ip,
+            user_agent=(client.user_agent or None) and client.user_agent[:512],
+            detail=detail,
+        )
+    )
+
+
+async def list_events(
+    db: AsyncSession, *, user_id: str | None = None, event: str | None = None, limit: int = 100
+) -> list[AuditEvent]:
+    """Newest first, optionally for one user or one event name."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if user_id is not None:
+        query = query.where(AuditEvent.user_id == user_id)
+    if event is not None:
+        query = query.where(AuditEvent.event == event)
+    return list((await db.scalars(query)).all())

@@ -1,0 +1,153 @@
+"""Revoked sessions, by ``sid``: their access tokens are refused until they expire.
+
+Kept in Redis when configured (keys expire by themselves), otherwise in the
+``denylist`` table. Each process caches answers: "revoked" forever (a
+revocation is never undone), "not revoked" for at most
+``denylist_cache_seconds`` (<= 1 s), so a logout made through any process is
+seen by every other one within that time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any, Final, Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .models import DenylistEntry
+
+__all__ = ["DatabaseDenylist", "Denylist", "DenylistStore", "RedisDenylist"]
+
+_REDIS_PREFIX: Final = "jotgate:deny:sid:"
+_CACHE_LIMIT: Final = 100_000
+
+
+class DenylistStore(Protocol):
+    """Where revocations live; shared by all processes."""
+
+    async def add(self, sids: list[str], until: dt.datetime) -> None:
+        """Deny ``sids`` until ``until``."""
+
+    async def contains(self, sid: str) -> bool:
+        """True when ``sid`` is denied now."""
+
+
+class DatabaseDenylist:
+    """The ``denylist`` table (SQLite or PostgreSQL)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, sids: list[str], until: dt.datetime) -> None:
+        """Upsert: a later expiry wins (a session may be revoked twice)."""
+        if not sids:
+            return
+        async with self._sessions() as db, db.begin():
+            await add_in_transaction(db, sids, until)
+
+    async def contains(self, sid: str) -> bool:
+        """One indexed primary-key lookup."""
+        now = dt.datetime.now(dt.UTC)
+        async with self._sessions() as db:
+            found = await db.scalar(
+                select(DenylistEntry.sid).where(
+                    DenylistEntry.sid == sid, DenylistEntry.expires_at > now
+                )
+            )
+        return found is not None
+
+    async def purge_expired(self) -> None:
+        """Drop entries whose tokens have all expired."""
+        async with self._sessions() as db, db.begin():
+            await db.execute(
+                delete(DenylistEntry).where(DenylistEntry.expires_at <= dt.datetime.now(dt.UTC))
+            )
+
+
+async def add_in_transaction(db: AsyncSession, sids: list[str], until: dt.datetime) -> None:
+    """Insert or extend denylist rows inside the caller's transaction."""
+    dialect = db.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(DenylistEntry).values([{"sid": s, "expires_at": until} for s in sids])
+    statement = statement.on_conflict_do_update(
+        index_elements=[DenylistEntry.sid], set_={"expires_at": until}
+    )
+    await db.execute(statement)
+
+
+class RedisDenylist:
+    """``SET jotgate:deny:sid:<sid> 1 EX <seconds>``: Redis expires entries itself."""
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+
+    async def add(self, sids: list[str], until: dt.datetime) -> None:
+        """One pipeline round trip for all ``sids``."""
+        seconds = max(1, int((until - dt.datetime.now(dt.UTC)).total_seconds()) + 1)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                pipe.set(_REDIS_PREFIX + sid, b"1", ex=seconds)
+            await pipe.execute()
+
+    async def contains(self, sid: str) -> bool:
+        """One EXISTS."""
+        return bool(await self._redis.exists(_REDIS_PREFIX + sid))
+
+
+class Denylist:
+    """The store plus this process's cache; what the token layer talks to."""
+
+    def __init__(self, store: DenylistStore, *, negative_ttl: float) -> None:
+        self.store = store
+        self._negative_ttl = negative_ttl
+        self._revoked: dict[str, float] = {}
+        self._not_revoked: dict[str, float] = {}
+
+    async def revoke(self, sids: list[str], until: dt.datetime) -> None:
+        """Deny ``sids`` everywhere; this process knows at once."""
+        if not sids:
+            return
+        await self.store.add(sids, until)
+        self.remember(sids, until)
+
+    def remember(self, sids: list[str], until: dt.datetime) -> None:
+        """Record in this process's cache a revocation already stored by the caller."""
+        deadline = until.timestamp()
+        for sid in sids:
+            self._revoked[sid] = deadline
+            self._not_revoked.pop(sid, None)
+        self._trim()
+
+    async def is_revoked(self, sid: str) -> bool:
+        """True when the session was revoked (possibly by another process <= 1 s ago)."""
+        now = time.time()
+        revoked_until = self._revoked.get(sid)
+        if revoked_until is not None:
+            if revoked_until > now:
+                return True
+            del self._revoked[sid]
+        checked_at = self._not_revoked.get(sid)
+        if checked_at is not None and now - checked_at < self._negative_ttl:
+            return False
+        if await self.store.contains(sid):
+            # The exact expiry is unknown here; the access TTL bounds it and the
+            # entry only guards tokens that expire anyway, so keep it an hour.
+            self._revoked[sid] = now + 3600
+            self._not_revoked.pop(sid, None)
+            return True
+        if self._negative_ttl > 0:
+            self._not_revoked[sid] = now
+        self._trim()
+        return False
+
+    def _trim(self) -> None:
+        # Bounded memory under floods of distinct sids: dropping the cache is always safe.
+        if len(self._not_revoked) > _CACHE_LIMIT:
+            self._not_revoked.clear()
+        if len(self._revoked) > _CACHE_LIMIT:
+            now = time.time()
+            self._revoked = {s: t for s, t in self._revoked.items() if t > now}

@@ -1,0 +1,102 @@
+"""Login, refresh, logout: the token flow's endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from ..deps import Authenticated, RuntimeDep
+from ..errors import ApiError, missing_token
+from ..schemas import Credentials, ErrorBody, LogoutRequest, RefreshRequest, TokenResponse
+from ..tokens import AccessClaims
+from ..transport import (
+    access_token_from,
+    clear_cookies,
+    client_info,
+    refresh_token_from,
+    token_response,
+)
+
+router = APIRouter(prefix="/auth", tags=["tokens"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+}
+
+
+@router.post("/login", response_model=TokenResponse, responses=_ERRORS)
+async def login(
+    body: Credentials, request: Request, response: Response, runtime: RuntimeDep
+) -> TokenResponse:
+    """Check username and password; start a session; answer with a token pair."""
+    client = client_info(request)
+    user = await runtime.users.check_credentials(body.username, body.password, client=client)
+    pair = await runtime.sessions.start(user, client=client)
+    return token_response(pair, response, runtime.settings)
+
+
+@router.post("/refresh", response_model=TokenResponse, responses=_ERRORS)
+async def refresh(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    body: RefreshRequest | None = None,
+) -> TokenResponse:
+    """Trade a refresh token for a new pair (rotation; reuse after the grace window revokes).
+
+    Send the still-valid access token in ``Authorization`` too, and an
+    idle-expired refresh token of the same session is still honoured.
+    """
+    settings = runtime.settings
+    token = refresh_token_from(request, settings, body.refresh_token if body else None)
+    if token is None:
+        raise ApiError(400, "invalid_request", 'send {"refresh_token": "..."}')
+    presented = access_token_from(request, settings)
+    pair = await runtime.sessions.refresh(
+        token,
+        access_token=presented.token if presented else None,
+        client=client_info(request),
+    )
+    return token_response(pair, response, settings)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+async def logout(
+    request: Request,
+    runtime: RuntimeDep,
+    body: LogoutRequest | None = None,
+) -> Response:
+    """End this session: its refresh tokens die and its access tokens are denied.
+
+    Identified by the access token (even an expired one) or the refresh token.
+    """
+    settings = runtime.settings
+    claims: AccessClaims | None = None
+    presented = access_token_from(request, settings)
+    if presented is not None:
+        claims = await runtime.tokens.session_for_logout(presented.token)
+        session_id, user_id = claims.sid, claims.sub
+    else:
+        token = refresh_token_from(request, settings, body.refresh_token if body else None)
+        if token is None:
+            raise missing_token()
+        session = await runtime.sessions.session_of_refresh_token(token)
+        if session is None:
+            raise ApiError(401, "invalid_refresh_token", "this refresh token is not valid")
+        session_id, user_id = session.id, session.user_id
+    await runtime.sessions.end(
+        session_id, user_id=user_id, reason="logout", client=client_info(request)
+    )
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_cookies(response, settings)
+    return response
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+async def logout_all(request: Request, claims: Authenticated, runtime: RuntimeDep) -> Response:
+    """End every session of the caller, on every device."""
+    await runtime.sessions.end_all(claims.sub, client=client_info(request))
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_cookies(response, runtime.settings)
+    return response

@@ -1,0 +1,127 @@
+"""Everything a running server holds: engine, Redis, keys, services. Built once per process.
+
+Used by the app's lifespan and by the ``jotgate user`` commands alike, so the
+CLI changes accounts through exactly the code the HTTP API uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .database import create_engine, migrate, session_factory
+from .denylist import DatabaseDenylist, Denylist, DenylistStore, RedisDenylist
+from .keystore import KeyStore, server_sealer
+from .passwords import PasswordService
+from .sessions import SessionService
+from .settings import Settings
+from .tokens import TokenService
+from .users import UserService
+
+__all__ = ["Runtime", "open_runtime"]
+
+log = logging.getLogger("jotgate.server")
+
+_HOUSEKEEPING_SECONDS = 30.0
+
+
+@dataclass
+class Runtime:
+    """The process-wide objects; close with :meth:`close`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    redis: Any
+    keys: KeyStore
+    denylist: Denylist
+    passwords: PasswordService
+    tokens: TokenService
+    sessions: SessionService
+    users: UserService
+    _housekeeping: asyncio.Task[None] | None = None
+
+    def start_housekeeping(self) -> None:
+        """Periodically wipe expired grace data and denylist rows (every process may do it)."""
+        self._housekeeping = asyncio.create_task(self._housekeep())
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(_HOUSEKEEPING_SECONDS)
+            try:
+                await self.sessions.wipe_expired_grace()
+                if isinstance(self.denylist.store, DatabaseDenylist):
+                    await self.denylist.store.purge_expired()
+            except Exception:  # a DB hiccup must not kill the loop
+                log.warning("housekeeping failed; will retry", exc_info=True)
+
+    async def close(self) -> None:
+        """Stop background work, close pools and threads."""
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        self.passwords.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+async def _connect_redis(url: str) -> Any:
+    import redis.asyncio as redis_asyncio
+
+    client = redis_asyncio.from_url(url)
+    await client.ping()  # fail at start-up, not on the first logout
+    return client
+
+
+async def open_runtime(settings: Settings) -> Runtime:
+    """Connect, migrate (unless disabled), load or create keys, build the services."""
+    if settings.secret is None:
+        log.warning(
+            "JOTGATE_SECRET is not set: signing keys are stored unencrypted in the database"
+        )
+    if settings.argon2_below_owasp:
+        log.warning("argon2 parameters are below the OWASP minimum; fine for tests only")
+    engine = create_engine(settings.database_url)
+    redis = None
+    try:
+        if settings.migrate:
+            await migrate(engine)
+        db = session_factory(engine)
+        redis = await _connect_redis(settings.redis_url) if settings.redis_url else None
+        store: DenylistStore = RedisDenylist(redis) if redis is not None else DatabaseDenylist(db)
+        denylist = Denylist(store, negative_ttl=settings.denylist_cache_seconds)
+        keys = KeyStore(db, alg=settings.signing_alg, secret=settings.secret)
+        await keys.start()
+        sealer = await server_sealer(db, purpose="refresh-successor", secret=settings.secret)
+        passwords = PasswordService(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+    except BaseException:
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+        raise
+    tokens = TokenService(settings, keys, denylist)
+    sessions = SessionService(settings, db, tokens, denylist, sealer)
+    users = UserService(db, passwords, sessions)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        db=db,
+        redis=redis,
+        keys=keys,
+        denylist=denylist,
+        passwords=passwords,
+        tokens=tokens,
+        sessions=sessions,
+        users=users,
+    )

@@ -1,0 +1,418 @@
+"""Sessions and refresh-token rotation: the heart of the token flow.
+
+A session is one login: a family of refresh tokens with an idle expiry per
+token and an absolute cap for the family. Rotation marks the presented token
+used with a conditional ``UPDATE ... WHERE used_at IS NULL`` and inserts its
+successor in the same transaction; only the transaction whose UPDATE changed
+one row wins, so there is exactly one live successor on SQLite (transactions
+begin IMMEDIATE) and PostgreSQL (row locks; the loser retries and sees the
+winner's row). Within the reuse grace window the same old token gets the same
+successor again (its plaintext is kept sealed for that window); after it, a
+reuse means theft and the whole family dies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Final
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from . import audit
+from .audit import ClientInfo
+from .denylist import DatabaseDenylist, Denylist, add_in_transaction
+from .errors import ApiError, invalid_token
+from .models import RefreshToken, Session, User
+from .sealing import Sealer, SealError
+from .settings import Settings
+from .tokens import TokenService, new_refresh_token
+
+__all__ = ["Revocations", "SessionService", "TokenPair", "hash_refresh_token"]
+
+_ROTATION_ATTEMPTS: Final = 5
+# Access tokens may be verified with a little clock skew; deny a bit past their expiry.
+_DENY_MARGIN: Final = dt.timedelta(seconds=60)
+
+
+def hash_refresh_token(token: str) -> str:
+    """The SHA-256 hex digest under which a refresh token is stored and looked up."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a login or refresh hands back (the JSON token response)."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    session_id: str
+    user_id: str
+
+
+@dataclass
+class Revocations:
+    """Sessions revoked in a transaction, to publish to the denylist after commit."""
+
+    sids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Reuse:
+    """A rotated token came back after the grace window: the family was revoked."""
+
+    session_id: str
+
+
+class _LostRace(Exception):
+    """Another transaction rotated the token between our read and our update."""
+
+
+def _refresh_error(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message)
+
+
+class SessionService:
+    """Creates sessions, rotates refresh tokens, revokes sessions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        tokens: TokenService,
+        denylist: Denylist,
+        successor_sealer: Sealer,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._tokens = tokens
+        self._denylist = denylist
+        self._sealer = successor_sealer
+
+    # -- login -------------------------------------------------------------
+
+    async def start(self, user: User, *, client: ClientInfo) -> TokenPair:
+        """A new session for ``user`` (just authenticated) and its first token pair."""
+        now = _now()
+        session = Session(
+            id=str(uuid.uuid4()),
+            user_id=user.id,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + dt.timedelta(seconds=self._settings.session_max_age),
+            user_agent=(client.user_agent or None) and client.user_agent[:512],
+            ip=client.ip,
+        )
+        plain = new_refresh_token()
+        async with self._sessions() as db, db.begin():
+            db.add(session)
+            await db.flush()
+            token = self._new_token_row(session, plain, now)
+            db.add(token)
+            audit.record(
+                db, "login_succeeded", client=client, user_id=user.id, session_id=session.id
+            )
+        return await self._pair(user, session, plain, token.expires_at, now)
+
+    def _new_token_row(self, session: Session, plain: str, now: dt.datetime) -> RefreshToken:
+        idle = now + dt.timedelta(seconds=self._settings.refresh_token_ttl)
+        return RefreshToken(
+            id=str(uuid.uuid4()),
+            session_id=session.id,
+            token_hash=hash_refresh_token(plain),
+            created_at=now,
+            expires_at=min(idle, session.expires_at),
+        )
+
+    async def _pair(
+        self,
+        user: User,
+        session: Session,
+        refresh_plain: str,
+        refresh_expires_at: dt.datetime,
+        now: dt.datetime,
+    ) -> TokenPair:
+        access, expires_in = await self._tokens.issue_access(
+            user_id=user.id,
+            session_id=session.id,
+            roles=list(user.roles),
+            now=now,
+            not_after=session.expires_at,
+        )
+        return TokenPair(
+            access_token=access,
+            expires_in=expires_in,
+            refresh_token=refresh_plain,
+            refresh_expires_in=max(0, int((refresh_expires_at - now).total_seconds())),
+            session_id=session.id,
+            user_id=user.id,
+        )
+
+    # -- refresh -----------------------------------------------------------
+
+    async def refresh(
+        self, refresh_token: str, *, access_token: str | None, client: ClientInfo
+    ) -> TokenPair:
+        """Trade a refresh token for a new pair (see the module docstring for the rules).
+
+        ``access_token`` (optional) is the caller's still-valid access token of
+        the same session: it lets an idle-expired refresh token rotate anyway,
+        within the session's absolute cap (the third of the four cases).
+        """
+        access_sid = await self._valid_access_sid(access_token)
+        for _ in range(_ROTATION_ATTEMPTS):
+            try:
+                result = await self._refresh_once(refresh_token, access_sid, client)
+            except _LostRace:
+                continue
+            if isinstance(result, _Reuse):
+                await self._denylist.revoke([result.session_id], self._deny_until())
+                raise invalid_token(
+                    "token_revoked",
+                    "this refresh token was already used: the session has been revoked, "
+                    "log in again",
+                )
+            return result
+        raise ApiError(503, "try_again", "too much contention on this session; retry")
+
+    async def _valid_access_sid(self, access_token: str | None) -> str | None:
+        if not access_token:
+            return None
+        try:
+            return (await self._tokens.authenticate(access_token)).sid
+        except ApiError:
+            return None
+
+    async def _refresh_once(
+        self, refresh_token: str, access_sid: str | None, client: ClientInfo
+    ) -> TokenPair | _Reuse:
+        now = _now()
+        async with self._sessions() as db, db.begin():
+            row = await db.scalar(
+                select(RefreshToken).where(
+                    RefreshToken.token_hash == hash_refresh_token(refresh_token)
+                )
+            )
+            if row is None:
+                raise _refresh_error("invalid_refresh_token", "this refresh token is not valid")
+            session = await db.get(Session, row.session_id)
+            user = await db.get(User, session.user_id) if session else None
+            if session is None or user is None or session.revoked_at is not None:
+                raise invalid_token("token_revoked", "this session has ended; log in again")
+            if user.disabled:
+                raise invalid_token("token_revoked", "this account is disabled")
+            if now >= session.expires_at:
+                raise _refresh_error(
+                    "session_expired", "this session reached its maximum age; log in again"
+                )
+            if row.used_at is not None:
+                return await self._replay(db, row, session, user, now, client)
+            if now >= row.expires_at and access_sid != session.id:
+                raise _refresh_error(
+                    "refresh_token_expired", "this refresh token has expired; log in again"
+                )
+            return await self._rotate(db, row, session, user, now, client)
+
+    async def _rotate(
+        self,
+        db: AsyncSession,
+        row: RefreshToken,
+        session: Session,
+        user: User,
+        now: dt.datetime,
+        client: ClientInfo,
+    ) -> TokenPair:
+        plain = new_refresh_token()
+        successor = self._new_token_row(session, plain, now)
+        sealed = self._sealer.seal(plain.encode()) if self._settings.refresh_reuse_grace else None
+        result = await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+            .values(used_at=now, successor_id=successor.id, successor_sealed=sealed)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise _LostRace
+        # The presented token was itself a successor: its predecessor's grace ends now.
+        await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.successor_id == row.id)
+            .values(successor_sealed=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.add(successor)
+        session.last_used_at = now
+        if client.ip:
+            session.ip = client.ip
+        audit.record(db, "refresh", client=client, user_id=user.id, session_id=session.id)
+        return await self._pair(user, session, plain, successor.expires_at, now)
+
+    async def _replay(
+        self,
+        db: AsyncSession,
+        row: RefreshToken,
+        session: Session,
+        user: User,
+        now: dt.datetime,
+        client: ClientInfo,
+    ) -> TokenPair | _Reuse:
+        assert row.used_at is not None
+        grace = dt.timedelta(seconds=self._settings.refresh_reuse_grace)
+        if row.successor_sealed is not None and row.successor_id and now - row.used_at <= grace:
+            successor = await db.get(RefreshToken, row.successor_id)
+            plain = self._open_successor(row.successor_sealed)
+            if (
+                successor is not None
+                and successor.used_at is None
+                and now < successor.expires_at
+                and plain is not None
+                and hash_refresh_token(plain) == successor.token_hash
+            ):
+                # A concurrent tab: the same live successor, a fresh access token.
+                return await self._pair(user, session, plain, successor.expires_at, now)
+        revoked = Revocations()
+        await self._revoke_sessions(db, [session], reason="refresh_reuse", into=revoked, now=now)
+        audit.record(
+            db,
+            "refresh_reuse_detected",
+            client=client,
+            user_id=user.id,
+            session_id=session.id,
+            token_id=row.id,
+        )
+        return _Reuse(session.id)
+
+    def _open_successor(self, sealed: bytes) -> str | None:
+        try:
+            return self._sealer.open(sealed).decode()
+        except (SealError, UnicodeDecodeError):
+            return None
+
+    # -- revocation --------------------------------------------------------
+
+    def _deny_until(self) -> dt.datetime:
+        return _now() + dt.timedelta(seconds=self._settings.access_token_ttl) + _DENY_MARGIN
+
+    async def _revoke_sessions(
+        self,
+        db: AsyncSession,
+        sessions: list[Session],
+        *,
+        reason: str,
+        into: Revocations,
+        now: dt.datetime | None = None,
+    ) -> None:
+        now = now or _now()
+        live = [s for s in sessions if s.revoked_at is None]
+        for session in live:
+            session.revoked_at = now
+            session.revoked_reason = reason
+        sids = [s.id for s in live]
+        if not sids:
+            return
+        # Nothing sealed may outlive its session.
+        await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.session_id.in_(sids))
+            .values(successor_sealed=None)
+            .execution_options(synchronize_session=False)
+        )
+        if isinstance(self._denylist.store, DatabaseDenylist):
+            # Same transaction: the logout and the denial commit together.
+            await add_in_transaction(db, sids, self._deny_until())
+        into.sids.extend(sids)
+
+    async def publish(self, revoked: Revocations) -> None:
+        """After commit: make the revocations known to this process and the shared store."""
+        if not revoked.sids:
+            return
+        if isinstance(self._denylist.store, DatabaseDenylist):
+            self._denylist.remember(revoked.sids, self._deny_until())
+        else:
+            await self._denylist.revoke(revoked.sids, self._deny_until())
+
+    async def revoke_user_sessions(
+        self, db: AsyncSession, user_id: str, *, reason: str, into: Revocations
+    ) -> None:
+        """Inside the caller's transaction: revoke every live session of ``user_id``."""
+        sessions = (
+            await db.scalars(
+                select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None))
+            )
+        ).all()
+        await self._revoke_sessions(db, list(sessions), reason=reason, into=into)
+
+    async def end(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        reason: str,
+        client: ClientInfo,
+        event: str = "logout",
+    ) -> None:
+        """Revoke one session of ``user_id``; 404 ``session_not_found`` if not theirs."""
+        revoked = Revocations()
+        async with self._sessions() as db, db.begin():
+            session = await db.get(Session, session_id)
+            if session is None or session.user_id != user_id:
+                raise ApiError(404, "session_not_found", "no such session")
+            await self._revoke_sessions(db, [session], reason=reason, into=revoked)
+            audit.record(db, event, client=client, user_id=user_id, session_id=session_id)
+        await self.publish(revoked)
+
+    async def end_all(self, user_id: str, *, client: ClientInfo) -> int:
+        """Revoke every session of ``user_id``; the number revoked."""
+        revoked = Revocations()
+        async with self._sessions() as db, db.begin():
+            await self.revoke_user_sessions(db, user_id, reason="logout_all", into=revoked)
+            audit.record(
+                db, "logout_all", client=client, user_id=user_id, sessions=len(revoked.sids)
+            )
+        await self.publish(revoked)
+        return len(revoked.sids)
+
+    async def session_of_refresh_token(self, refresh_token: str) -> Session | None:
+        """The session a refresh token belongs to (for logout by refresh token)."""
+        async with self._sessions() as db:
+            row = await db.scalar(
+                select(RefreshToken).where(
+                    RefreshToken.token_hash == hash_refresh_token(refresh_token)
+                )
+            )
+            return await db.get(Session, row.session_id) if row else None
+
+    async def list_live(self, user_id: str) -> list[Session]:
+        """The user's sessions that can still be used, newest first."""
+        now = _now()
+        async with self._sessions() as db:
+            rows = await db.scalars(
+                select(Session)
+                .where(
+                    Session.user_id == user_id,
+                    Session.revoked_at.is_(None),
+                    Session.expires_at > now,
+                )
+                .order_by(Session.created_at.desc())
+            )
+            return list(rows.all())
+
+    async def wipe_expired_grace(self) -> None:
+        """Housekeeping: drop sealed successors whose grace window has passed."""
+        cutoff = _now() - dt.timedelta(seconds=self._settings.refresh_reuse_grace)
+        async with self._sessions() as db, db.begin():
+            await db.execute(
+                update(RefreshToken)
+                .where(RefreshToken.successor_sealed.is_not(None), RefreshToken.used_at < cutoff)
+                .values(successor_sealed=None)
+                .execution_options(synchronize_session=False)
+            )

@@ -1,0 +1,182 @@
+"""Access tokens: issue them (``typ: at+jwt``, RFC 9068 shape) and verify them.
+
+Verification is local (signature and claims, no database), then the session
+denylist is consulted so a logged-out session's tokens stop at once. Library
+errors become the server's three codes: ``token_expired``, ``token_revoked``,
+``invalid_token``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jotgate import errors, jwt
+
+from .denylist import Denylist
+from .errors import ApiError, invalid_token
+from .keystore import KeyStore
+from .settings import Settings
+
+__all__ = ["AccessClaims", "TokenService", "new_refresh_token"]
+
+ACCESS_TYP: Final = "at+jwt"
+_REQUIRED: Final = ("iss", "sub", "aud", "exp", "iat", "jti", "sid")
+
+
+def new_refresh_token() -> str:
+    """An opaque refresh token: 256 bits from the OS CSPRNG, base64url."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified claims of an access token that routes rely on."""
+
+    sub: str
+    sid: str
+    jti: str
+    exp: int
+    roles: tuple[str, ...]
+    raw: dict[str, Any]
+
+
+class TokenService:
+    """Signs and verifies access tokens with the key store's current keys."""
+
+    def __init__(self, settings: Settings, keys: KeyStore, denylist: Denylist) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._denylist = denylist
+
+    async def issue_access(
+        self,
+        *,
+        user_id: str,
+        session_id: str,
+        roles: list[str],
+        now: dt.datetime,
+        not_after: dt.datetime,
+    ) -> tuple[str, int]:
+        """A signed access token and its lifetime in seconds, never past ``not_after``."""
+        loaded = await self._keys.current()
+        iat = int(now.timestamp())
+        exp = min(iat + self._settings.access_token_ttl, int(not_after.timestamp()))
+        claims = {
+            "iss": self._settings.issuer,
+            "sub": user_id,
+            "aud": self._settings.audience,
+            "exp": exp,
+            "iat": iat,
+            "jti": uuid.uuid4().hex,
+            "sid": session_id,
+            "roles": list(roles),
+            # RFC 9068 names the client; this server is its own only client.
+            "client_id": "jotgate",
+        }
+        token = jwt.encode(
+            claims,
+            loaded.signing,
+            algorithm=loaded.signing.alg,
+            headers={"kid": loaded.signing.kid},
+            typ=ACCESS_TYP,
+        )
+        return token, max(0, exp - iat)
+
+    def decode(
+        self, token: str, keys: Any, algorithms: tuple[str, ...], *, leeway: int = 0
+    ) -> dict[str, Any]:
+        """Signature and claim checks only (no denylist)."""
+        return jwt.decode(
+            token,
+            keys,
+            algorithms=list(algorithms),
+            issuer=self._settings.issuer,
+            audience=self._settings.audience,
+            required=_REQUIRED,
+            typ=ACCESS_TYP,
+            leeway=leeway,
+        )
+
+    async def verify_signature_and_claims(self, token: str, *, leeway: int = 0) -> dict[str, Any]:
+        """Verified claims, or the library error (after one reload on an unknown kid)."""
+        loaded = await self._keys.current()
+        try:
+            return self.decode(token, loaded.verifying, loaded.algorithms, leeway=leeway)
+        except errors.KeyNotFoundError:
+            reloaded = await self._keys.after_unknown_kid()
+            if reloaded is None:
+                raise
+            return self.decode(token, reloaded.verifying, reloaded.algorithms, leeway=leeway)
+
+    async def session_for_logout(self, token: str) -> AccessClaims:
+        """Claims of a genuine access token, expired or not: logging out must always work.
+
+        The leeway spans a whole session, so any token this server signed for a
+        session that could still exist is accepted; the signature is still checked.
+        """
+        try:
+            claims = await self.verify_signature_and_claims(
+                token, leeway=self._settings.session_max_age
+            )
+        except errors.JoseError as exc:
+            raise invalid_token("invalid_token", _describe(exc)) from None
+        return _parse(claims)
+
+    async def authenticate(self, token: str) -> AccessClaims:
+        """Verify ``token`` fully, denylist included, or raise the right :class:`ApiError`."""
+        try:
+            claims = await self.verify_signature_and_claims(token)
+        except errors.ExpiredTokenError:
+            raise invalid_token(
+                "token_expired",
+                "the access token has expired; refresh it",
+                status=self._settings.expired_status,
+            ) from None
+        except errors.JoseError as exc:
+            raise invalid_token("invalid_token", _describe(exc)) from None
+        parsed = _parse(claims)
+        if await self._denylist.is_revoked(parsed.sid):
+            raise invalid_token("token_revoked", "this session has been logged out")
+        return parsed
+
+    def expired_status(self) -> int:
+        """The status answered for expired access tokens (401, or 419 if configured)."""
+        return self._settings.expired_status
+
+
+def _describe(exc: errors.JoseError) -> str:
+    # Fixed texts: the library's messages are safe, but a stable answer leaks less.
+    if isinstance(exc, errors.ClaimError):
+        return f"the access token's {exc.claim} claim is not acceptable"
+    if isinstance(exc, errors.InvalidSignatureError):
+        return "the access token's signature does not verify"
+    return "the access token is malformed or not accepted"
+
+
+def _parse(claims: dict[str, Any]) -> AccessClaims:
+    sub, sid, jti, exp = claims["sub"], claims["sid"], claims["jti"], claims["exp"]
+    roles = claims.get("roles", [])
+    if (
+        not isinstance(sub, str)
+        or not isinstance(sid, str)
+        or not isinstance(jti, str)
+        or not isinstance(roles, list)
+        or not all(isinstance(r, str) for r in roles)
+    ):
+        raise invalid_token("invalid_token", "the access token's claims have the wrong types")
+    return AccessClaims(sub=sub, sid=sid, jti=jti, exp=int(exp), roles=tuple(roles), raw=claims)
+
+
+def require_role(claims: AccessClaims, role: str) -> None:
+    """403 ``insufficient_scope`` unless the token carries ``role``."""
+    if role not in claims.roles:
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"this needs the {role!r} role",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{role}"'},
+        )
