@@ -1,0 +1,1 @@
+"""Interoperability tests: jotgate against other JWT libraries, both directions."""
