@@ -277,6 +277,8 @@ class NodeProcess:
             self._proc.kill()
             self._proc.wait()
         self._reader.join(timeout=5)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
         self._stderr.close()
 
 
