@@ -37,6 +37,11 @@ FLOOR_NAMES = {
 }
 
 
+# A batch whose wall time exceeds its CPU time by more than 5 % was descheduled (a
+# neighbour got the core) and is left out of the statistics.
+CLEAN_SLACK = 1.05
+
+
 @dataclass(frozen=True)
 class Target:
     """``jotgate(case) <= limit x floor(case)``."""
@@ -64,23 +69,53 @@ class Run:
     rounds: int
     batch_ms: float
     versions: dict[str, str] = field(default_factory=dict)
-    # library -> case -> ns per op, one sample per round (aligned by round index)
+    # library -> case -> ns per op, one sample per round (aligned by round index):
+    # wall clock (what is reported) and this thread's CPU time (to spot preempted batches).
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     batch: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    def _clean_mask(self, library: str, case: str) -> list[bool]:
+        walls = self.samples.get(library, {}).get(case, [])
+        cpus = self.cpu.get(library, {}).get(case, [])
+        if len(cpus) != len(walls):  # no CPU times recorded: trust every batch
+            return [True] * len(walls)
+        return [w <= CLEAN_SLACK * c for w, c in zip(walls, cpus, strict=True)]
+
+    def clean_fraction(self, library: str) -> float | None:
+        """Share of this library's batches that ran without being descheduled."""
+        masks = [
+            m for case in self.samples.get(library, {}) for m in self._clean_mask(library, case)
+        ]
+        return sum(masks) / len(masks) if masks else None
+
+    def values(self, library: str, case: str) -> list[float]:
+        """Wall ns per op of the clean batches; all batches if too few were clean."""
+        walls = self.samples.get(library, {}).get(case, [])
+        clean = [w for w, ok in zip(walls, self._clean_mask(library, case), strict=True) if ok]
+        return clean if len(clean) >= _min_clean(len(walls)) else walls
+
     def median_us(self, library: str, case: str) -> float | None:
         """Median µs per op, or None when the library lacks the case."""
-        xs = self.samples.get(library, {}).get(case)
+        xs = self.values(library, case)
         return statistics.median(xs) / 1000 if xs else None
 
     def spread(self, library: str, case: str) -> float | None:
         """IQR as a fraction of the median."""
-        xs = self.samples.get(library, {}).get(case)
-        if not xs or len(xs) < 4:
+        xs = self.values(library, case)
+        if len(xs) < 4:
             return None
         q1, med, q3 = quantiles(xs)
         return (q3 - q1) / med
+
+    def low_ratio(self, case: str, other: str) -> float | None:
+        """p10(jotgate) / p10(other): noise on a shared machine only ever adds time, so the
+        fastest decile of each is the least disturbed view (shown next to the medians)."""
+        a, b = self.values("jotgate", case), self.values(other, case)
+        if len(a) < 10 or len(b) < 10:
+            return None
+        return statistics.quantiles(a, n=10)[0] / statistics.quantiles(b, n=10)[0]
 
     def ratio(self, case: str, other: str) -> float | None:
         """median(jotgate) / median(other)."""
@@ -94,12 +129,20 @@ class Run:
         return ranked[0][1] if ranked else None
 
     def paired(self, case: str, other: str) -> tuple[float, float, float] | None:
-        """Quartiles of the per-round ratios jotgate / other (same round, back to back)."""
-        a = self.samples.get("jotgate", {}).get(case)
-        b = self.samples.get(other, {}).get(case)
-        if not a or not b or len(a) != len(b) or len(a) < 4:
+        """Quartiles of the per-round ratios jotgate / other (same round, both batches clean)."""
+        a = self.samples.get("jotgate", {}).get(case, [])
+        b = self.samples.get(other, {}).get(case, [])
+        if len(a) != len(b) or len(a) < 4:
             return None
-        return quantiles([x / y for x, y in zip(a, b, strict=True)])
+        ok_a, ok_b = self._clean_mask("jotgate", case), self._clean_mask(other, case)
+        ratios = [x / y for x, y in zip(a, b, strict=True)]
+        clean = [r for r, i, j in zip(ratios, ok_a, ok_b, strict=True) if i and j]
+        return quantiles(clean if len(clean) >= _min_clean(len(a)) else ratios)
+
+
+def _min_clean(total: int) -> int:
+    # Below this many clean batches a median of them says more about luck than speed.
+    return max(5, total // 10)
 
 
 def quantiles(xs: Sequence[float]) -> tuple[float, float, float]:
@@ -135,13 +178,15 @@ def _rows(run: Run) -> list[list[str]]:
     return rows
 
 
+def _pct(x: float | None) -> str:
+    return _fmt(None if x is None else 100 * x, ".1f", "%")
+
+
 def _spread_rows(run: Run) -> list[list[str]]:
     rows = [["alg", "op", *(TITLES[c] for c in COLUMNS)]]
     for case in _cases():
-        spreads = [run.spread(c, case) for c in COLUMNS]
-        rows.append(
-            [*case.split("/"), *(_fmt(None if s is None else 100 * s, ".1f", "%") for s in spreads)]
-        )
+        rows.append([*case.split("/"), *(_pct(run.spread(c, case)) for c in COLUMNS)])
+    rows.append(["clean", "batches", *(_pct(run.clean_fraction(c)) for c in COLUMNS)])
     return rows
 
 
@@ -158,6 +203,9 @@ def target_lines(run: Run) -> list[str]:
             continue
         verdict = "PASS" if r <= t.limit else "MISS"
         detail = f"{r:.3f}x"
+        low = run.low_ratio(t.case, "floor")
+        if low is not None:
+            detail += f"; least-disturbed (p10 / p10) {low:.3f}x"
         if p is not None:
             detail += f"; per-round ratios q1-median-q3 {p[0]:.3f} / {p[1]:.3f} / {p[2]:.3f}"
             if p[0] <= t.limit < p[2]:
@@ -179,7 +227,7 @@ def console_table(run: Run) -> str:
     text = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     spread = _spread_rows(run)
     sw = [max(len(r[i]) for r in spread) for i in range(len(spread[0]))]
-    text += ["", "spread (IQR / median) per cell:"]
+    text += ["", "spread (IQR / median) per cell; last row: share of batches not descheduled:"]
     text += ["  ".join(c.rjust(w) for c, w in zip(r, sw, strict=True)) for r in spread]
     text += ["", "targets:", *target_lines(run)]
     if run.notes:
@@ -202,11 +250,12 @@ def markdown(run: Run) -> str:
         " read them as ratios within this run, not as absolute speeds.",
         f"- Versions: {versions}",
         f"- Rounds: {run.rounds}; each round runs one timed batch (about {run.batch_ms:g} ms,"
-        " sized per case)"
-        " of every case in every library, libraries and cases in a shuffled order. Each"
-        " library runs in its own process; only one process times at any moment.",
-        "- Cell = median over rounds of µs per op; the garbage collector is off inside a"
-        " timed batch (as in `timeit`) and run between batches.",
+        " sized per case) of every case in every library: cases in a shuffled order, and for"
+        " each case the libraries back to back in a shuffled order. Each library runs in its"
+        " own process; only one process times at any moment.",
+        "- Cell = median over rounds of µs per op (wall clock, `perf_counter_ns`) of the"
+        " batches that were not descheduled (see the spread table); the garbage collector is"
+        " off inside a timed batch (as in `timeit`) and run between batches.",
         "- decode = verify signature + require and check `exp`, `iss`, `aud`, returning the"
         " claims dict, keys pre-loaded; every library decodes the same hand-minted token"
         " (header `{alg, typ}`), and was checked to refuse bad signature, expired, missing"
@@ -227,6 +276,10 @@ def markdown(run: Run) -> str:
         *target_lines(run),
         "",
         "## Spread: IQR as % of the median",
+        "",
+        "The last row is the share of each library's batches that ran without being"
+        " descheduled (wall time within 5 % of the thread's CPU time); only those enter the"
+        " medians, unless fewer than max(5, rounds/10) of a cell were clean.",
         "",
         _md_table(_spread_rows(run)),
         "",

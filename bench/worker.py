@@ -51,20 +51,27 @@ def _case_fn(ops: dict[str, Ops], case: str, material: Material) -> tuple[Callab
     return ops[alg].encode, material.claims
 
 
-def time_batch(fn: Callable[[Any], Any], arg: Any, n: int, *, keep_gc: bool = False) -> int:
-    """Nanoseconds for ``n`` back-to-back calls of ``fn(arg)``.
+def time_batch(
+    fn: Callable[[Any], Any], arg: Any, n: int, *, keep_gc: bool = False
+) -> tuple[int, int]:
+    """(wall ns, this thread's CPU ns) for ``n`` back-to-back calls of ``fn(arg)``.
 
-    The collector is off while timing (as ``timeit`` does) unless ``keep_gc``: a collection
-    landing in one batch and not the next is noise, not a property of the library.
+    Wall time (``perf_counter_ns``) is what gets reported. CPU time rides along because on
+    a shared machine the scheduler sometimes parks us mid-batch: wall then exceeds CPU
+    time, and the parent can tell that batch measured the neighbours, not the library.
+    The collector is off while timing (as ``timeit`` does) unless ``keep_gc``: a
+    collection landing in one batch and not the next is noise, not a library property.
     """
     loop = itertools.repeat(None, n)  # the cheapest Python loop; its cost is the same for all
+    wall, cpu = time.perf_counter_ns, time.thread_time_ns
     if not keep_gc:
         gc.disable()
     try:
-        start = time.perf_counter_ns()
+        start_cpu, start = cpu(), wall()
         for _ in loop:
             fn(arg)
-        return time.perf_counter_ns() - start
+        end = wall()
+        return end - start, cpu() - start_cpu
     finally:
         gc.enable()
 
@@ -144,7 +151,8 @@ class _Worker:
             fn, arg = _case_fn(self.ops, case, self.material)
             n = 1
             while True:
-                elapsed = time_batch(fn, arg, n, keep_gc=self.keep_gc)
+                # Sized on CPU time, so a preemption during calibration cannot shrink it.
+                _, elapsed = time_batch(fn, arg, n, keep_gc=self.keep_gc)
                 if elapsed >= target_ns:
                     break
                 # Grow toward the target, at least doubling so tiny first timings converge.
@@ -152,14 +160,15 @@ class _Worker:
             batch[case] = n
         return batch
 
-    def round(self, order: list[str], batch: dict[str, int]) -> dict[str, float]:
-        """One timed batch per case, in the parent's (shuffled) order; ns per op."""
+    def round(self, order: list[str], batch: dict[str, int]) -> dict[str, tuple[float, float]]:
+        """One timed batch per case, in the parent's (shuffled) order: (wall, CPU) ns per op."""
         assert self.material is not None
-        result: dict[str, float] = {}
+        result: dict[str, tuple[float, float]] = {}
         for case in order:
             fn, arg = _case_fn(self.ops, case, self.material)
             n = batch[case]
-            result[case] = time_batch(fn, arg, n, keep_gc=self.keep_gc) / n
+            wall, cpu = time_batch(fn, arg, n, keep_gc=self.keep_gc)
+            result[case] = (wall / n, cpu / n)
             # Collect outside the timed region so garbage from this batch never lands in
             # the next one.
             gc.collect()
