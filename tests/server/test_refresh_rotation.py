@@ -118,7 +118,8 @@ async def test_grace_data_is_wiped_when_the_successor_rotates(server: Server) ->
                 RefreshToken.token_hash == hash_refresh_token(tokens["refresh_token"])
             )
         )
-    assert row is not None and row.successor_sealed is None
+    assert row is not None
+    assert row.successor_sealed is None
 
 
 async def test_unknown_refresh_token_is_refused(server: Server) -> None:

@@ -136,6 +136,9 @@ _HTTP_CODES = {
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's answer to a body it cannot decode at all (e.g. invalid UTF-8).
+        return error_response(400, "malformed_json", "the request body is not valid JSON")
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return error_response(exc.status_code, code, detail, exc.headers)

@@ -130,6 +130,9 @@ class Settings:
         for f in dataclasses.fields(cls):
             if f.name not in raw:
                 continue
+            if raw[f.name] is None and f.default is None:
+                values[f.name] = None  # an optional setting left unset
+                continue
             try:
                 values[f.name] = _convert(f.name, raw[f.name])
             except ValueError as exc:
