@@ -33,6 +33,8 @@ __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 COMMAND_GROUPS: tuple[str, ...] = (
     "keys",
     "token",
+    "serve",
+    "users",
 )
 
 _EPILOG = """\

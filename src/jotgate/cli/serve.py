@@ -1,0 +1,142 @@
+"""``jotgate serve``: run the authentication server (needs the ``server`` extra).
+
+With no configuration it listens on 127.0.0.1:8000 with an SQLite database
+``jotgate.db`` in the working directory, migrates the schema and creates an
+ES256 signing key on first start. Settings come from ``JOTGATE_*`` variables;
+the flags below override them. ``JOTGATE_SECRET`` is only read from the
+environment: a flag would show it to every user of ``ps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ._output import Console
+from ._registry import USAGE_ERROR, CliError, Commands
+
+__all__ = ["register", "server_settings"]
+
+_EPILOG = """\
+Every flag has a JOTGATE_<NAME> variable (JOTGATE_DATABASE_URL, ...); the flag
+wins. Durations accept 15m, 2s, 14d or seconds. JOTGATE_SECRET (env only)
+encrypts private keys at rest.
+
+examples:
+  jotgate serve
+  jotgate serve --port 9000 --database-url postgresql+asyncpg://postgres@127.0.0.1/auth
+  JOTGATE_REDIS_URL=redis://127.0.0.1:6379/0 jotgate serve --signing-alg EdDSA
+"""
+
+# (flag, setting name, help)
+_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--host", "host", "address to listen on (default 127.0.0.1)"),
+    ("--port", "port", "port to listen on (default 8000)"),
+    ("--database-url", "database_url", "sqlite+aiosqlite:///PATH or postgresql+asyncpg://..."),
+    ("--redis-url", "redis_url", "redis://HOST:PORT/DB for the shared denylist (optional)"),
+    ("--issuer", "issuer", "the iss of issued tokens (default http://HOST:PORT)"),
+    ("--audience", "audience", "the aud of issued tokens (default jotgate)"),
+    ("--signing-alg", "signing_alg", "ES256 (default), RS256, PS256, EdDSA or HS256"),
+    ("--access-token-ttl", "access_token_ttl", "access token lifetime (default 15m)"),
+    ("--refresh-token-ttl", "refresh_token_ttl", "refresh token idle lifetime (default 14d)"),
+    ("--session-max-age", "session_max_age", "absolute session lifetime (default 30d)"),
+    ("--refresh-reuse-grace", "refresh_reuse_grace", "reuse grace window (default 10s)"),
+    ("--token-transport", "token_transport", "body (default), cookie or both"),
+    ("--expired-status", "expired_status", "status for expired access tokens: 401 or 419"),
+    ("--registration", "registration", "open (default) or closed"),
+)
+
+
+def register(commands: Commands) -> None:
+    """Add ``jotgate serve``."""
+    parser = commands.command(
+        "serve",
+        help="run the authentication server",
+        handler=_serve,
+        description=__doc__,
+        epilog=_EPILOG,
+    )
+    add_settings_flags(parser)
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="server log level (default info)",
+    )
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, *, only: tuple[str, ...] = ()) -> None:
+    """Add the settings flags (all, or those named in ``only``) to ``parser``."""
+    for flag, name, text in _FLAGS:
+        if not only or name in only:
+            parser.add_argument(flag, dest=f"setting_{name}", metavar="VALUE", help=text)
+
+
+def server_settings(args: argparse.Namespace) -> Any:
+    """Validated :class:`jotgate.server.Settings` from the environment and ``args``."""
+    try:
+        from jotgate.server.settings import Settings, SettingsError
+    except ImportError as exc:
+        raise CliError(
+            f"the server needs the server extra: pip install 'jotgate[server]' ({exc.name})"
+        ) from None
+    overrides = {
+        key.removeprefix("setting_"): value
+        for key, value in vars(args).items()
+        if key.startswith("setting_") and value is not None
+    }
+    try:
+        return Settings.from_env(os.environ, overrides=overrides)
+    except SettingsError as exc:
+        raise CliError(
+            "invalid settings:\n  " + "\n  ".join(exc.problems), exit_status=USAGE_ERROR
+        ) from None
+
+
+def _serve(args: argparse.Namespace, console: Console) -> int:
+    settings = server_settings(args)
+    import asyncio
+
+    return asyncio.run(_run(settings, args.log_level, console))
+
+
+async def _run(settings: Any, log_level: str, console: Console) -> int:
+    import asyncio
+    import logging
+
+    import uvicorn
+
+    from jotgate.server import create_app
+    from jotgate.server.runtime import open_runtime
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    # Start-up problems (database unreachable, sealed keys without SECRET...)
+    # as one clear line, before the web server is involved.
+    try:
+        runtime = await open_runtime(settings)
+    except Exception as exc:
+        raise CliError(f"cannot start: {type(exc).__name__}: {exc}") from None
+    await runtime.close()
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        for listener in server.servers:
+            for sock in listener.sockets:
+                host, port = sock.getsockname()[:2]
+                base = f"http://{host}:{port}"
+                console.print(f"jotgate auth server listening on {base}")
+                console.print(f"API docs: {base}/docs  JWKS: {base}/.well-known/jwks.json")
+        console.out.flush()  # a supervisor reading a pipe should see it now
+    await task
+    return 0 if server.started else 1
