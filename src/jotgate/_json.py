@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .errors import JoseError, MalformedTokenError
@@ -48,6 +49,7 @@ _decoder = json.JSONDecoder(
     parse_float=_finite_float,
 )
 _decode = _decoder.decode
+_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _encode = _encoder.encode
 
@@ -64,7 +66,14 @@ def loads_object(
     except UnicodeDecodeError:
         raise error(f"{what} is not valid UTF-8") from None
     try:
-        value = _decode(text)
+        # The C scanner alone, skipping JSONDecoder.decode's Python wrapper;
+        # text with surrounding whitespace takes the full (equally strict) path.
+        try:
+            value, end = _scan(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            value = _decode(text)
     except _Refused as exc:
         raise error(f"{what} is not acceptable JSON: {exc}") from None
     except (ValueError, RecursionError):

@@ -108,6 +108,11 @@ def _ec(jwk: Mapping[str, Any]) -> tuple[AnyPrivate | None, AnyPublic]:
         public = ec.EllipticCurvePublicNumbers(x, y, curve_class()).public_key()
     except ValueError as exc:
         raise InvalidKeyError(f"JWK point is not on the {crv} curve") from exc
+    # Coordinates must be reduced modulo the field prime (SEC 1); cryptography
+    # reduces them silently, which would give one key two JWK spellings.
+    point = public.public_numbers()
+    if (point.x, point.y) != (x, y):
+        raise InvalidKeyError(f"JWK coordinates are not reduced modulo the {crv} field prime")
     if "d" not in jwk:
         return None, public
     d = int.from_bytes(_fixed(jwk, "d", size), "big")
@@ -140,7 +145,8 @@ _PARSERS = {"RSA": _rsa, "EC": _ec, "OKP": _okp}
 
 def parse_asymmetric(jwk: Mapping[str, Any]) -> tuple[AnyPrivate | None, AnyPublic]:
     """Build (private or None, public) ``cryptography`` objects from JWK members."""
-    parser = _PARSERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    kty = jwk.get("kty")
+    parser = _PARSERS.get(kty) if isinstance(kty, str) else None
     if parser is None:
         raise InvalidKeyError(f"unsupported JWK 'kty' {str(jwk.get('kty'))[:16]!r}")
     return parser(jwk)

@@ -71,7 +71,7 @@ EC_CURVES: Final[dict[str, tuple[Callable[[], ec.EllipticCurve], int, int]]] = {
     "P-521": (
         ec.SECP521R1,
         66,
-        0x01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409,
+        0x01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409,
     ),
     "secp256k1": (
         ec.SECP256K1,
@@ -79,6 +79,11 @@ EC_CURVES: Final[dict[str, tuple[Callable[[], ec.EllipticCurve], int, int]]] = {
         0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141,
     ),
 }
+# A mistyped order silently disables the r/s range check: pin the sizes.
+assert all(
+    order.bit_length() == {32: 256, 48: 384, 66: 521}[size] for _, size, order in EC_CURVES.values()
+)
+
 #: cryptography curve ``name`` -> JWK ``crv``
 EC_CURVE_BY_NAME: Final[dict[str, str]] = {
     make().name: crv for crv, (make, _, _) in EC_CURVES.items()
@@ -114,22 +119,19 @@ class Algorithm:
 
     def hmac_verifier(self, secret: bytes) -> Verifier:
         """A verifier over a pre-keyed HMAC context (copied per call: no re-keying)."""
-        signer = self.hmac_signer(secret)
+        keyed = self._keyed_hmac(secret)
         compare = _stdlib_hmac.compare_digest
 
         def verify(signing_input: bytes, signature: bytes) -> bool:
-            return compare(signer(signing_input), signature)
+            ctx = keyed.copy()
+            ctx.update(signing_input)
+            return compare(ctx.finalize(), signature)
 
         return verify
 
     def hmac_signer(self, secret: bytes) -> Signer:
         """A signer over a pre-keyed HMAC context."""
-        if len(secret) < self.min_secret_bytes:
-            raise InvalidKeyError(
-                f"{self.name} needs a secret of at least {self.min_secret_bytes} bytes"
-            )
-        assert self.bits is not None
-        keyed = hmac.HMAC(secret, _HASHES[self.bits]())
+        keyed = self._keyed_hmac(secret)
 
         def sign(signing_input: bytes) -> bytes:
             ctx = keyed.copy()
@@ -137,6 +139,14 @@ class Algorithm:
             return ctx.finalize()
 
         return sign
+
+    def _keyed_hmac(self, secret: bytes) -> hmac.HMAC:
+        if len(secret) < self.min_secret_bytes:
+            raise InvalidKeyError(
+                f"{self.name} needs a secret of at least {self.min_secret_bytes} bytes"
+            )
+        assert self.bits is not None
+        return hmac.HMAC(secret, _HASHES[self.bits]())
 
     def public_verifier(self, public: PublicKey) -> Verifier:
         """A verifier for an asymmetric public key (already checked to fit)."""

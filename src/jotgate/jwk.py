@@ -155,6 +155,8 @@ class Key:
         row = ALGORITHMS.get(alg)
         if row is None:
             raise InvalidKeyError(f"cannot generate a key for {_short(alg)}")
+        if size is not None and row.kty != "RSA":
+            raise InvalidKeyError(f"size applies to RSA keys only, not {alg}")
         if row.kty == "oct":
             return cls(secret=secrets.token_bytes(row.min_secret_bytes), kid=kid, alg=alg)
         return cls(private=_keyload.generate_private(row, size), kid=kid, alg=alg)
@@ -207,7 +209,9 @@ class Key:
         jwk = _keyload.jwk_object(data)
         if "keys" in jwk and "kty" not in jwk:
             raise InvalidKeyError("this is a JWK Set; use KeySet.from_jwks")
-        kid, alg, use = jwk.get("kid"), jwk.get("alg"), jwk.get("use")
+        alg = _check_metadata_str(jwk.get("alg"), "alg")
+        use = _check_metadata_str(jwk.get("use"), "use")
+        kid = _check_metadata_str(jwk.get("kid"), "kid")
         key_ops = jwk.get("key_ops")
         if key_ops is not None and not isinstance(key_ops, list):
             raise InvalidKeyError("JWK 'key_ops' must be an array")
@@ -245,6 +249,8 @@ class Key:
     ) -> Key:
         """A key from PEM, JWK JSON or DER, whichever ``data`` is. Never a raw secret."""
         raw = data.encode("utf-8") if isinstance(data, str) else data
+        if not isinstance(raw, bytes):
+            raise InvalidKeyError("key data must be bytes or str")
         text = raw.strip()
         if text.startswith(b"-----BEGIN"):
             return cls.from_pem(raw, password=password, alg=alg, kid=kid)
@@ -352,7 +358,8 @@ class Key:
         """Why this key may not ``operation`` with ``alg``, or None when it may."""
         if not alg.fits(self.kty, self.crv):
             where = f" on {self.crv}" if self.crv else ""
-            return f"a {self.kty} key{where} cannot be used with {alg.name}"
+            article = "an" if self.kty in ("RSA", "EC", "OKP") else "a"
+            return f"{article} {self.kty} key{where} cannot be used with {alg.name}"
         # "EdDSA" and the fully-specified "Ed25519"/"Ed448" name one scheme;
         # the curve check above already holds the key to its curve.
         same_eddsa = self.alg in _EDDSA_NAMES and alg.name in _EDDSA_NAMES

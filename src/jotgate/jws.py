@@ -18,10 +18,12 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Mapping
 from typing import Any, Final, NamedTuple
 
 from . import _b64, _json
+from ._b64 import decode_ascii
 from .errors import (
     InvalidKeyError,
     InvalidSignatureError,
@@ -149,27 +151,31 @@ def verify_compact(
 
     The returned header is shared with the header cache: do not mutate it.
     """
-    raw, head, body, tail = split_compact(token)
+    if isinstance(algorithms, str | bytes) or not algorithms:
+        _check_algorithms(algorithms)  # a string would make `in` a substring test
+    raw, head, body, _ = split_compact(token)
     header = _header_cache.get(head)
     if header is None:
         header = _load_header(head)
     name = header["alg"]
     if name not in algorithms:
-        _check_algorithms(algorithms)
         raise UnsupportedAlgorithmError(f"algorithm {name} is not allowed here")
     alg = ALGORITHMS[name]
-    signature = _b64.decode(tail, what="JWS signature")
-    signing_input = raw[: len(head) + 1 + len(body)]
+    start = len(head) + 1
+    stop = start + len(body)
+    signing_input = raw[:stop]
+    signature = decode_ascii(raw[stop + 1 :], "JWS signature")
     if type(key) is Key:
         # The common case, without building a candidate tuple.
-        if key.verifier(alg)(signing_input, signature):
-            return header, _b64.decode(body, what="JWS payload"), key
+        verify = key._verifiers.get(name) or key.verifier(alg)
+        if verify(signing_input, signature):
+            return header, decode_ascii(raw[start:stop], "JWS payload"), key
         raise InvalidSignatureError("the signature does not verify")
     if not hasattr(key, "select"):
         raise InvalidKeyError("verify with a jwk.Key or jwk.KeySet, e.g. jwk.Key.from_pem(...)")
     for candidate in key.select(alg, header.get("kid")):
         if candidate.verifier(alg)(signing_input, signature):
-            return header, _b64.decode(body, what="JWS payload"), candidate
+            return header, decode_ascii(raw[start:stop], "JWS payload"), candidate
     raise InvalidSignatureError("the signature does not verify with any key")
 
 
@@ -178,8 +184,10 @@ def verify(token: str | bytes, key: KeySource, *, algorithms: Collection[str]) -
 
     ``algorithms`` lists the algorithms to accept (required; ``none`` never is).
     """
-    _check_algorithms(algorithms)
     header, payload, used = verify_compact(token, key, algorithms)
+    # The header is shared with the cache: hand out a copy the caller may change.
+    if any(type(value) in (dict, list) for value in header.values()):
+        return Verified(copy.deepcopy(header), payload, used)
     return Verified(dict(header), payload, used)
 
 
