@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jotgate import jwk
 
+from . import audit
 from .models import ServerSecret, SigningKey
 from .sealing import Sealer, SealError
 
@@ -83,6 +84,7 @@ class KeyStore:
                 update(SigningKey).where(SigningKey.alg == self._alg).values(active=False)
             )
             kid = await self._insert_new_key(db)
+            audit.record(db, "key_rotated", kid=kid, alg=self._alg)
         await self.reload()
         return kid
 

@@ -41,9 +41,9 @@ COMMON_PASSWORD_COUNT: Final = 10_000
 def _common_passwords() -> frozenset[str]:
     # zxcvbn ships passwords ranked by frequency in real leaks; the first
     # 10,000 are the most common ones. It is lower-case, so we compare folded.
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
 
-    ranked = FREQUENCY_LISTS["passwords"]
+    ranked: list[str] = FREQUENCY_LISTS["passwords"]
     return frozenset(p.casefold() for p in ranked[:COMMON_PASSWORD_COUNT])
 
 

@@ -8,6 +8,7 @@ inside the same transaction.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from collections.abc import Iterable
@@ -139,7 +140,7 @@ class UserService:
             raise ApiError(404, "user_not_found", f"no user named {name!r}")
         return user
 
-    async def list(self) -> list[User]:
+    async def list(self) -> builtins.list[User]:
         """Every user, by name."""
         async with self._sessions() as db:
             return list((await db.scalars(select(User).order_by(User.username))).all())
@@ -206,7 +207,7 @@ class UserService:
             )
         await self._session_service.publish(revoked)
 
-    async def set_roles(self, user_id: str, roles: Iterable[str]) -> list[str]:
+    async def set_roles(self, user_id: str, roles: Iterable[str]) -> builtins.list[str]:
         """Replace the user's roles; new access tokens carry them."""
         cleaned = _clean_roles(roles)
         async with self._sessions() as db, db.begin():
