@@ -237,7 +237,10 @@ def console_table(run: Run) -> str:
 
 def markdown(run: Run) -> str:
     """The whole ``RESULTS.md``."""
-    versions = ", ".join(f"{TITLES.get(k, k)} {v}" for k, v in run.versions.items())
+    versions = ", ".join(
+        f"cryptography {v} (floor)" if k == "floor" else f"{TITLES.get(k, k)} {v}"
+        for k, v in run.versions.items()
+    )
     parts = [
         "# JOSE benchmark results",
         "",
@@ -274,6 +277,9 @@ def markdown(run: Run) -> str:
         "## Targets (jotgate / floor, ratio of medians)",
         "",
         *target_lines(run),
+        "",
+        "Where jotgate's decode time goes (stage timings and cProfile):"
+        " `python bench/profile_jotgate.py`.",
         "",
         "## Spread: IQR as % of the median",
         "",
