@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from .bodylimit import BodySizeLimit
 from .errors import install_error_handlers
-from .routes import account, auth, meta
+from .routes import account, auth, edge, meta
 from .runtime import open_runtime
 from .settings import Settings
 
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(account.router)
     app.include_router(meta.router)
+    app.include_router(edge.router)
     return app
