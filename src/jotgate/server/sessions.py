@@ -14,9 +14,8 @@ reuse means theft and the whole family dies.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import select, update
@@ -28,6 +27,7 @@ from .denylist import DatabaseDenylist, Denylist, add_in_transaction
 from .errors import ApiError, invalid_token
 from .models import RefreshToken, Session, User
 from .sealing import Sealer, SealError
+from .session_records import Revocations, TokenPair, hash_refresh_token
 from .settings import Settings
 from .tokens import TokenService, new_refresh_token
 
@@ -38,32 +38,8 @@ _ROTATION_ATTEMPTS: Final = 5
 _DENY_MARGIN: Final = dt.timedelta(seconds=60)
 
 
-def hash_refresh_token(token: str) -> str:
-    """The SHA-256 hex digest under which a refresh token is stored and looked up."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    """What a login or refresh hands back (the JSON token response)."""
-
-    access_token: str
-    expires_in: int
-    refresh_token: str
-    refresh_expires_in: int
-    session_id: str
-    user_id: str
-
-
-@dataclass
-class Revocations:
-    """Sessions revoked in a transaction, to publish to the denylist after commit."""
-
-    sids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
