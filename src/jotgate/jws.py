@@ -129,12 +129,13 @@ def split_compact(token: object) -> tuple[bytes, str, str, str]:
         raw = token
     else:
         raise MalformedTokenError(f"a token must be a string, not {type(token).__name__}")
-    parts = text.split(".")
-    if len(parts) != 3:
-        if len(parts) == 5:
+    dots = text.count(".")  # before split(): a token of dots must not become a huge list
+    if dots != 2:
+        if dots == 4:
             raise MalformedTokenError("this is a JWE (5 parts), not a JWS")
         raise MalformedTokenError("a compact JWS has three dot-separated parts")
-    return raw, parts[0], parts[1], parts[2]
+    head, body, tail = text.split(".")
+    return raw, head, body, tail
 
 
 def _check_algorithms(algorithms: Collection[str]) -> None:
