@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal, Protocol
 
 from cryptography.hazmat.primitives import hashes
@@ -76,6 +76,7 @@ class Key:
     """One key with its JWK metadata. Build it with a ``from_*`` or ``generate`` classmethod."""
 
     __slots__ = (
+        "_jwe",
         "_private",
         "_public",
         "_secret",
@@ -128,6 +129,8 @@ class Key:
         self.key_ops = _check_key_ops(key_ops)
         self._verifiers: dict[str, Verifier] = {}
         self._signers: dict[str, Signer] = {}
+        # Prepared JWE key-management objects, by alg name (see jotgate.jwe).
+        self._jwe: dict[tuple[str, bool], Any] = {}
         if self.alg in ALGORITHMS:
             row = ALGORITHMS[self.alg]
             if not row.fits(self.kty, self.crv):
@@ -371,6 +374,26 @@ class Key:
             return f"the key's key_ops do not include {operation!r}"
         if operation == "sign" and not self.is_private:
             return "a public key cannot sign"
+        return None
+
+    def unusable_reason_for_encryption(
+        self, names: Collection[str], operations: Collection[str], *, decrypting: bool
+    ) -> str | None:
+        """Why this key's metadata forbids a JWE use, or None when it allows it.
+
+        ``names`` are the ``alg`` values the key may carry for this use (the
+        key-management algorithm; for ``dir`` also the content encryption);
+        ``operations`` the ``key_ops`` any one of which permits it. Key type,
+        curve and size are the JWE algorithm table's business, not this one's.
+        """
+        if self.alg is not None and self.alg not in names:
+            return "the key's alg does not allow this use"
+        if self.use is not None and self.use != "enc":
+            return f"the key's use is {self.use!r}, not 'enc'"
+        if self.key_ops is not None and self.key_ops.isdisjoint(operations):
+            return "the key's key_ops do not allow this use"
+        if decrypting and not self.is_private:
+            return "a public key cannot decrypt"
         return None
 
     def select(self, alg: Algorithm, kid: str | None) -> Sequence[Key]:

@@ -5,6 +5,11 @@
 touching the caller's dict. :func:`sign` and :func:`verify` give the feel of
 Node's ``jsonwebtoken`` (``expiresIn: '30m'``) on the same two functions.
 
+Nested JWTs (RFC 7519 §5.2, sign then encrypt): ``encode(..., encrypt_to=key)``
+wraps the signed token in a JWE with ``cty: "JWT"``; ``decode(...,
+decrypt_with=key, decrypt_algorithms=[...], encryptions=[...])`` insists on
+that JWE, decrypts it, and verifies the inner token exactly as above.
+
 Example::
 
     key = jwk.Key.generate("ES256")
@@ -19,10 +24,10 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import _b64, _json
+from . import _b64, _json, jwe
 from ._claims import check, duration_seconds, numeric_date, typ_matches
-from .errors import InvalidClaimError
-from .jwk import Key, KeySource
+from .errors import InvalidClaimError, UnsupportedAlgorithmError
+from .jwk import Key, KeySet, KeySource
 from .jws import header_segment, sign_segments, signing_algorithm, split_compact, verify_compact
 
 __all__ = ["decode", "decode_unverified", "encode", "sign", "verify"]
@@ -39,6 +44,9 @@ def encode(
     *,
     now: float | datetime | None = None,
     typ: str | None = "JWT",
+    encrypt_to: Key | None = None,
+    encryption: str = "A256GCM",
+    key_management: str | None = None,
 ) -> str:
     """Sign ``claims`` as a compact JWT.
 
@@ -46,6 +54,11 @@ def encode(
     set to now (unless given) and ``exp`` to now + expires_in. Aware
     ``datetime`` values of ``exp``, ``nbf`` and ``iat`` become NumericDates.
     ``claims`` itself is never modified.
+
+    With ``encrypt_to`` (the recipient's public or secret key) the signed
+    token is then encrypted to it as a nested JWT: ``encryption`` is the
+    content encryption, ``key_management`` the JWE ``alg`` (default: from
+    the key, see :func:`jotgate.jwe.default_key_management`).
     """
     if not isinstance(claims, Mapping):
         raise TypeError("claims must be a mapping")
@@ -59,7 +72,10 @@ def encode(
         payload["exp"] = issued + int(duration_seconds(expires_in))
     alg = signing_algorithm(key, algorithm)
     segment = header_segment(alg, key, headers, typ)
-    return sign_segments(_b64.encode(_json.dumps(payload)), key, alg, segment)
+    token = sign_segments(_b64.encode(_json.dumps(payload)), key, alg, segment)
+    if encrypt_to is None:
+        return token
+    return jwe.encrypt_nested(token, encrypt_to, key_management, encryption)
 
 
 def decode(
@@ -75,13 +91,28 @@ def decode(
     max_age: float | timedelta | None = None,
     typ: str | None = None,
     now: float | datetime | None = None,
+    decrypt_with: Key | KeySet | None = None,
+    decrypt_algorithms: Collection[str] | None = None,
+    encryptions: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Verify a JWT's signature and claims; return the claims (a fresh dict).
 
     ``algorithms`` is required. ``exp`` fails when now >= exp + leeway;
     ``issuer`` and ``subject`` match exactly; a token carrying ``aud`` needs
     ``audience`` to name one of its values; ``typ`` checks the header.
+
+    With ``decrypt_with`` the token must be a nested JWT: a JWE (``cty:
+    "JWT"``) whose ``alg`` is in ``decrypt_algorithms`` and ``enc`` in
+    ``encryptions`` (both required then), holding a JWT signed by ``key``.
+    A token that is only signed is refused, so encryption cannot be stripped.
     """
+    if decrypt_with is not None:
+        if decrypt_algorithms is None or encryptions is None:
+            raise UnsupportedAlgorithmError(
+                "decrypt_with needs decrypt_algorithms and encryptions, e.g. "
+                "decrypt_algorithms=['ECDH-ES+A256KW'], encryptions=['A256GCM']"
+            )
+        token = jwe.decrypt_nested(token, decrypt_with, decrypt_algorithms, encryptions)
     header, payload, _ = verify_compact(token, key, algorithms)
     if typ is not None and not typ_matches(header.get("typ"), typ):
         raise InvalidClaimError(

@@ -1,0 +1,427 @@
+"""JWE compact serialization (RFC 7516, algorithms of RFC 7518): tokens no one else can read.
+
+Every decryption in jotgate goes through :func:`decrypt_compact`. Like the
+JWS verify core it checks sizes before decoding anything and parses the
+protected header strictly; then it insists that ``alg`` and ``enc`` are in
+the caller's lists, lets the key (or the key set, by ``kid``) supply the
+key-management object it has cached for that ``alg``, and decrypts.
+Whatever goes wrong — a malformed part, an algorithm not allowed, a wrong
+key, a tampered tag, IV, header or encrypted key — the caller gets the same
+:class:`~jotgate.errors.DecryptionError` with the same message, so that an
+attacker probing the decrypter learns nothing about which step failed.
+
+Secure by default: RSA1_5 is not implemented (Bleichenbacher); ``zip: DEF``
+is refused unless ``allow_zip=True``, and then the inflated size is capped;
+the PBES2 iteration count is capped before any work; keys are checked
+against the algorithm (type, curve, exact size, ``use``/``key_ops``/``alg``);
+ECDH ephemeral keys must be on our key's curve. Keys named by the token
+(``jwk``, ``jku``, ``x5u``, ``x5c``) are never used. JSON serializations
+(several recipients, unprotected headers, extra AAD) are not supported.
+
+Example::
+
+    key = jwk.Key.from_secret(secrets.token_bytes(32), alg="A256KW")
+    token = jwe.encrypt(b"hello", key, "A256KW", "A256GCM")
+    decrypted = jwe.decrypt(token, key, algorithms=["A256KW"], encryptions=["A256GCM"])
+    assert decrypted.plaintext == b"hello"
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from collections.abc import Collection, Mapping
+from typing import Any, Final, NamedTuple
+
+from . import _b64, _json
+from ._jwe_content import ENCRYPTIONS, fail
+from ._jwe_keymgmt import ALGORITHMS, FAMILY_PARAMS, KeyManagement, manager_for
+from .errors import (
+    DecryptionError,
+    InvalidKeyError,
+    JoseError,
+    MalformedTokenError,
+    UnsupportedAlgorithmError,
+)
+from .jwk import Key, KeySet
+
+__all__ = [
+    "ALGORITHMS",
+    "ENCRYPTIONS",
+    "MAX_DECOMPRESSED_LENGTH",
+    "MAX_HEADER_LENGTH",
+    "MAX_PBES2_COUNT",
+    "MAX_TOKEN_LENGTH",
+    "Decrypted",
+    "decrypt",
+    "decrypt_compact",
+    "decrypt_nested",
+    "default_key_management",
+    "encrypt",
+    "encrypt_nested",
+    "is_compact_jwe",
+]
+
+#: Longest compact JWE accepted, in characters; checked before any decoding.
+MAX_TOKEN_LENGTH: Final = 256 * 1024
+#: Longest protected-header segment accepted, in characters.
+MAX_HEADER_LENGTH: Final = 8192
+#: Largest plaintext a ``zip: DEF`` token may inflate to (decompression bombs).
+MAX_DECOMPRESSED_LENGTH: Final = 256 * 1024
+#: Default cap on the PBES2 ``p2c`` iteration count a token may demand.
+MAX_PBES2_COUNT: Final = 10_000
+
+_REFUSED_ALGORITHMS: Final = {
+    "RSA1_5": "RSA1_5 is not supported: PKCS#1 v1.5 key encryption invites "
+    "Bleichenbacher's attack; use RSA-OAEP-256",
+}
+# Header parameters registered by RFC 7515/7516/7518; "crit" may not name them.
+_REGISTERED: Final = frozenset(
+    {"alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty"}
+    | {"crit"}
+    | FAMILY_PARAMS
+)
+_STRING_PARAMS: Final = ("kid", "typ", "cty")
+# Set by the library on encrypt; a caller may not supply them.
+_GENERATED: Final = frozenset({"epk", "iv", "tag", "p2s", "crit"})
+
+_HEADER_CACHE_SIZE: Final = 1024
+_header_cache: dict[str, dict[str, Any]] = {}
+_SEGMENT_CACHE_SIZE: Final = 256
+_segment_cache: dict[tuple[str, str, str | None], bytes] = {}
+
+
+class Decrypted(NamedTuple):
+    """What :func:`decrypt` returns: the protected header, the plaintext, the key that decrypted."""
+
+    header: dict[str, Any]
+    plaintext: bytes
+    key: Key
+
+
+# -- checking the caller's choices -------------------------------------------
+
+
+def _check_names(names: Collection[str], table: Mapping[str, object], what: str) -> None:
+    """Refuse an allowed-list that is not a list of names we implement (a caller error)."""
+    if isinstance(names, str | bytes) or not names:
+        raise UnsupportedAlgorithmError(
+            f"{what} must be a non-empty list of names, e.g. {next(iter(table))!r} in a list"
+        )
+    for name in names:
+        if name not in table:
+            raise UnsupportedAlgorithmError(_unsupported(name, what))
+
+
+def _unsupported(name: object, what: str) -> str:
+    if isinstance(name, str) and name in _REFUSED_ALGORITHMS:
+        return _REFUSED_ALGORITHMS[name]
+    shown = name if isinstance(name, str) and len(name) <= 32 else "(invalid)"
+    return f"unsupported {what[:-1] if what.endswith('s') else what} {shown!r}"
+
+
+# -- decryption --------------------------------------------------------------
+
+
+def _split(token: object) -> list[str]:
+    if isinstance(token, bytes):
+        if len(token) > MAX_TOKEN_LENGTH:
+            fail()
+        try:
+            token = token.decode("ascii")
+        except UnicodeDecodeError:
+            fail()
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        fail()
+    parts = token.split(".")
+    if len(parts) != 5:
+        fail()  # a 3-part JWS (or anything else) is not a JWE
+    return parts
+
+
+def _load_header(segment: str) -> dict[str, Any]:
+    """Decode and check a protected header; every fault is the one DecryptionError."""
+    if len(segment) > MAX_HEADER_LENGTH:
+        fail()
+    header = _json.loads_object(_b64.decode(segment), what="JWE header")
+    alg, enc = header.get("alg"), header.get("enc")
+    row = ALGORITHMS.get(alg) if isinstance(alg, str) else None
+    if row is None or not isinstance(enc, str) or enc not in ENCRYPTIONS:
+        fail()
+    if "zip" in header and header["zip"] != "DEF":
+        fail()
+    for name in _STRING_PARAMS:
+        if name in header and not isinstance(header[name], str):
+            fail()
+    if not row.params.issuperset(FAMILY_PARAMS.intersection(header)):
+        fail()  # e.g. an "epk" in an A256KW header: not ours to ignore
+    if "crit" in header:
+        _check_crit(header)
+    if not row.params:
+        # Static headers (dir, KW, RSA) repeat: remember them. Headers with an
+        # epk, iv or salt are unique per token and would only churn the cache.
+        if len(_header_cache) >= _HEADER_CACHE_SIZE:
+            _header_cache.clear()
+        _header_cache[segment] = header
+    return header
+
+
+def _check_crit(header: Mapping[str, Any]) -> None:
+    crit = header["crit"]
+    # No extension is understood, so any well-formed crit names one we refuse
+    # (RFC 7516 §4.1.13); a malformed one is refused all the same.
+    if not isinstance(crit, list) or not crit:
+        fail()
+    fail()
+
+
+def _candidates(key: Key | KeySet, header: Mapping[str, Any]) -> tuple[Key, ...]:
+    if isinstance(key, Key):
+        return (key,)
+    kid = header.get("kid")
+    if kid is None:
+        return tuple(key)
+    found = key.get(kid)
+    if found is None:
+        fail()
+    return (found,)
+
+
+def _inflate(data: bytes) -> bytes:
+    """Raw DEFLATE (RFC 1951), refusing output beyond MAX_DECOMPRESSED_LENGTH."""
+    inflater = zlib.decompressobj(wbits=-15)
+    try:
+        out = inflater.decompress(data, MAX_DECOMPRESSED_LENGTH + 1)
+    except zlib.error:
+        fail()
+    # A bomb stops at the cap (unconsumed input left); trailing junk or a
+    # truncated stream is refused too.
+    if len(out) > MAX_DECOMPRESSED_LENGTH or inflater.unconsumed_tail or not inflater.eof:
+        fail()
+    if inflater.unused_data:
+        fail()
+    return out
+
+
+def decrypt_compact(
+    token: str | bytes,
+    key: Key | KeySet,
+    algorithms: Collection[str],
+    encryptions: Collection[str],
+    *,
+    allow_zip: bool = False,
+    max_pbes2_count: int = MAX_PBES2_COUNT,
+) -> tuple[dict[str, Any], bytes, Key]:
+    """The decrypt core: (header, plaintext, key) of a compact JWE, or DecryptionError.
+
+    The returned header may be shared with the header cache: do not mutate it.
+    """
+    _check_names(algorithms, ALGORITHMS, "algorithms")
+    _check_names(encryptions, ENCRYPTIONS, "encryptions")
+    if not isinstance(key, Key | KeySet):
+        raise InvalidKeyError("decrypt with a jwk.Key or jwk.KeySet")
+    try:
+        head, ek_part, iv_part, ct_part, tag_part = _split(token)
+        header = _header_cache.get(head) or _load_header(head)
+        if header["alg"] not in algorithms or header["enc"] not in encryptions:
+            fail()
+        if "zip" in header and not allow_zip:
+            fail()
+        row = ALGORITHMS[header["alg"]]
+        enc = ENCRYPTIONS[header["enc"]]
+        encrypted_key = _b64.decode(ek_part)
+        iv = _b64.decode(iv_part)
+        ciphertext = _b64.decode(ct_part)
+        tag = _b64.decode(tag_part)
+        aad = head.encode("ascii")  # RFC 7516 §5.1 step 14: ASCII(BASE64URL(header))
+        for candidate in _candidates(key, header):
+            manager = manager_for(row, candidate, True)
+            if manager is None:
+                continue
+            try:
+                cipher = manager.open_cipher(enc, header, encrypted_key, max_pbes2_count)
+            except DecryptionError:
+                continue
+            plaintext = cipher.open(iv, ciphertext, tag, aad)
+            if plaintext is not None:
+                if "zip" in header:
+                    plaintext = _inflate(plaintext)
+                return header, plaintext, candidate
+        fail()
+    except JoseError:
+        # Codec errors (MalformedTokenError...) become the one uniform error.
+        fail()
+
+
+def decrypt(
+    token: str | bytes,
+    key: Key | KeySet,
+    *,
+    algorithms: Collection[str],
+    encryptions: Collection[str],
+    allow_zip: bool = False,
+    max_pbes2_count: int = MAX_PBES2_COUNT,
+) -> Decrypted:
+    """Decrypt a compact JWE; return its header, plaintext and the key that decrypted it.
+
+    ``algorithms`` (key management, e.g. ``["ECDH-ES+A256KW"]``) and
+    ``encryptions`` (content, e.g. ``["A256GCM"]``) are required lists.
+    ``allow_zip`` accepts ``zip: DEF`` (inflated size capped at
+    :data:`MAX_DECOMPRESSED_LENGTH`); ``max_pbes2_count`` caps PBES2's ``p2c``.
+    Every failure is the same :class:`~jotgate.errors.DecryptionError`.
+
+    Example::
+
+        decrypted = jwe.decrypt(token, private_key, algorithms=["RSA-OAEP-256"],
+                                encryptions=["A256GCM"])
+    """
+    header, plaintext, used = decrypt_compact(
+        token,
+        key,
+        algorithms,
+        encryptions,
+        allow_zip=allow_zip,
+        max_pbes2_count=max_pbes2_count,
+    )
+    return Decrypted(copy.deepcopy(header), plaintext, used)
+
+
+def is_compact_jwe(token: object) -> bool:
+    """True when ``token`` has the five dot-separated parts of a compact JWE (nothing checked)."""
+    if isinstance(token, bytes):
+        return token.count(b".") == 4
+    return isinstance(token, str) and token.count(".") == 4
+
+
+# -- encryption --------------------------------------------------------------
+
+
+def _row(algorithm: object) -> KeyManagement:
+    row = ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
+    if row is None:
+        raise UnsupportedAlgorithmError(_unsupported(algorithm, "algorithm"))
+    return row
+
+
+def _header(
+    row: KeyManagement, encryption: str, key: Key, headers: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    header: dict[str, Any] = {"alg": row.name, "enc": encryption}
+    if key.kid is not None:
+        header["kid"] = key.kid
+    if headers:
+        for name, value in headers.items():
+            if name in ("alg", "enc"):
+                if value != header[name]:
+                    raise UnsupportedAlgorithmError(f"headers[{name!r}] differs from the argument")
+            elif name in _GENERATED or (name in FAMILY_PARAMS and name not in row.params):
+                raise MalformedTokenError(f"jotgate does not encrypt with a {name!r} header")
+            elif name == "zip" and value != "DEF":
+                raise MalformedTokenError("the only 'zip' is 'DEF'")
+            else:
+                header[name] = value
+    return header
+
+
+def encrypt(
+    plaintext: bytes,
+    key: Key,
+    algorithm: str,
+    encryption: str,
+    headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Encrypt ``plaintext`` as a compact JWE to ``key`` (a public or secret key).
+
+    ``algorithm`` is the key management (``"ECDH-ES+A256KW"``, ``"RSA-OAEP-256"``,
+    ``"A256KW"``, ``"dir"``, ``"PBES2-HS512+A256KW"``...), ``encryption`` the
+    content encryption (``"A256GCM"``...). ``headers`` adds protected header
+    parameters: ``typ``, ``cty``, ``zip: "DEF"`` (compress first), ``p2c``
+    (PBES2 iterations, at least 1000), ``apu``/``apv`` (ECDH); ``kid`` comes
+    from the key unless given.
+
+    Example::
+
+        token = jwe.encrypt(b"secret", recipient.public_key(), "ECDH-ES+A256KW", "A256GCM")
+    """
+    if not isinstance(plaintext, bytes):
+        raise TypeError("the JWE plaintext must be bytes")
+    row = _row(algorithm)
+    enc = ENCRYPTIONS.get(encryption) if isinstance(encryption, str) else None
+    if enc is None:
+        raise UnsupportedAlgorithmError(_unsupported(encryption, "encryption"))
+    if not isinstance(key, Key):
+        raise InvalidKeyError("encrypt with a jwk.Key")
+    manager = manager_for(row, key, False)
+    if manager is None:
+        raise InvalidKeyError(row.unfit_reason(key, False) or "the key cannot encrypt")
+    if not headers and not manager.dynamic:
+        # Static headers (dir, KW, RSA without extras) are cached per key id.
+        cache_key = (row.name, enc.name, key.kid)
+        segment = _segment_cache.get(cache_key)
+        cipher, encrypted_key = manager.seal_cipher(enc, {})
+        if segment is None:
+            segment = _b64.encode(_json.dumps(_header(row, enc.name, key, None)))
+            if len(_segment_cache) >= _SEGMENT_CACHE_SIZE:
+                _segment_cache.clear()
+            _segment_cache[cache_key] = segment
+    else:
+        header = _header(row, enc.name, key, headers)
+        cipher, encrypted_key = manager.seal_cipher(enc, header)
+        segment = _b64.encode(_json.dumps(header))
+        if header.get("zip") == "DEF":
+            deflater = zlib.compressobj(wbits=-15)
+            plaintext = deflater.compress(plaintext) + deflater.flush()
+    iv, ciphertext, tag = cipher.seal(plaintext, segment)
+    encode = _b64.encode
+    return b".".join(
+        (segment, encode(encrypted_key), encode(iv), encode(ciphertext), encode(tag))
+    ).decode("ascii")
+
+
+# -- nested JWTs (RFC 7519 §5.2): helpers for jotgate.jwt --------------------
+
+
+def default_key_management(key: Key) -> str:
+    """The key-management algorithm used for ``key`` when none is named.
+
+    The key's ``alg`` when it is a JWE algorithm; else RSA-OAEP-256 for RSA
+    keys, ECDH-ES+A256KW for EC/OKP keys, and AES Key Wrap of the key's size
+    for 16/24/32-byte secrets.
+    """
+    if key.alg in ALGORITHMS:
+        return key.alg
+    if key.alg is not None and key.alg not in ENCRYPTIONS:
+        raise InvalidKeyError(f"the key is for {key.alg[:32]}, not for encryption")
+    if key.kty == "RSA":
+        return "RSA-OAEP-256"
+    if key.kty in ("EC", "OKP"):
+        return "ECDH-ES+A256KW"
+    size = len(key._secret or b"")
+    if size in (16, 24, 32):
+        return f"A{size * 8}KW"
+    raise InvalidKeyError("name the key management (e.g. 'dir') for a secret of this size")
+
+
+def encrypt_nested(
+    jws_token: str, key: Key, algorithm: str | None = None, encryption: str = "A256GCM"
+) -> str:
+    """Encrypt a signed JWT to ``key`` as a nested JWT (``cty: "JWT"``, RFC 7519 §5.2)."""
+    chosen = algorithm if algorithm is not None else default_key_management(key)
+    return encrypt(jws_token.encode("ascii"), key, chosen, encryption, {"cty": "JWT"})
+
+
+def decrypt_nested(
+    token: str | bytes,
+    key: Key | KeySet,
+    algorithms: Collection[str],
+    encryptions: Collection[str],
+) -> bytes:
+    """The inner signed JWT of a nested JWT; the JWE must say ``cty: "JWT"``.
+
+    The inner token still has to be verified (that is :func:`jotgate.jwt.decode`'s job).
+    """
+    header, plaintext, _ = decrypt_compact(token, key, algorithms, encryptions)
+    cty = header.get("cty")
+    if not isinstance(cty, str) or cty.lower().removeprefix("application/") != "jwt":
+        raise MalformedTokenError("the JWE does not hold a nested JWT (its cty is not 'JWT')")
+    return plaintext
