@@ -1,0 +1,151 @@
+"""Pure ASGI middleware: verify the token, put the claims in the scope, or answer.
+
+Works under any ASGI framework (Starlette, FastAPI, Litestar, bare ASGI)
+because it speaks only the ASGI protocol: no request object, no body read
+(bodies stream through untouched), non-HTTP scopes such as ``lifespan``
+passed straight on. On success the claims are ``scope["jotgate.claims"]``
+(:data:`CLAIMS_KEY`). On failure an HTTP request gets the answer of
+:class:`~jotgate.middleware.errors.AuthError` (401 + ``WWW-Authenticate``,
+JSON ``{"error", "message"}``); a websocket handshake is refused with that
+same HTTP answer where the server supports the ``websocket.http.response``
+extension, and otherwise closed with code 1008 (policy violation).
+
+Example::
+
+    app = Starlette(routes=routes, lifespan=verifier.lifespan)
+    app.add_middleware(AuthMiddleware, verifier=verifier, exclude=("/healthz",))
+
+    async def me(request):
+        claims = request.scope["jotgate.claims"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from typing import Any, Final
+
+from jotgate.errors import JoseError
+
+from .claims import Claims
+from .errors import AuthError
+from .transport import find_token
+from .verifier import Verifier
+
+__all__ = ["CLAIMS_KEY", "AuthMiddleware", "claims_from_scope"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Where the verified claims go in the ASGI scope (None: no token, not required).
+CLAIMS_KEY: Final = "jotgate.claims"
+_POLICY_VIOLATION: Final = 1008
+
+
+def claims_from_scope(scope: Scope) -> Claims | None:
+    """The claims :class:`AuthMiddleware` put in ``scope``, or None."""
+    claims = scope.get(CLAIMS_KEY)
+    return claims if isinstance(claims, Claims) else None
+
+
+class AuthMiddleware:
+    """Verifies ``Authorization: Bearer`` (or a cookie) on every HTTP and websocket request.
+
+    ``required``: when False a request without any token passes with
+    ``scope["jotgate.claims"] = None`` (a present but bad token is still
+    refused: a client that sent one wants to know). ``exclude``: paths that
+    skip verification; an entry ending in ``/`` excludes everything below
+    it. ``expired_status``: the status for ``token_expired`` (401, or 419).
+    ``cookie``: the name of a cookie to read the token from when there is no
+    bearer header.
+
+    Example::
+
+        app.add_middleware(AuthMiddleware, verifier=verifier, expired_status=419)
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Verifier,
+        *,
+        required: bool = True,
+        exclude: Collection[str] = (),
+        expired_status: int = 401,
+        cookie: str | None = None,
+    ) -> None:
+        """Wrap ``app``; see the class docstring."""
+        self.app = app
+        self.verifier = verifier
+        self._required = required
+        self._exact = frozenset(path for path in exclude if not path.endswith("/"))
+        self._prefixes = tuple(path for path in exclude if path.endswith("/"))
+        self._expired_status = expired_status
+        self._cookie = cookie
+        # Static keys never await anything: skip the coroutine on the hot path.
+        self._sync = not verifier.is_remote
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        if self._exact or self._prefixes:
+            path = scope["path"]
+            if path in self._exact or path.startswith(self._prefixes):
+                await self.app(scope, receive, send)
+                return
+        token = find_token(scope["headers"], self._cookie)
+        if token is None:
+            if not self._required:
+                scope[CLAIMS_KEY] = None
+                await self.app(scope, receive, send)
+                return
+            failure = AuthError.missing_token()
+        else:
+            try:
+                if self._sync:
+                    claims = self.verifier.verify(token)
+                else:
+                    claims = await self.verifier.averify(token)
+            except JoseError as exc:
+                failure = AuthError.from_jose(exc, expired_status=self._expired_status)
+            else:
+                scope[CLAIMS_KEY] = claims
+                await self.app(scope, receive, send)
+                return
+        if kind == "http":
+            await send_http_error(send, failure)
+        else:
+            await _refuse_websocket(scope, receive, send, failure)
+
+
+def _asgi_headers(failure: AuthError) -> list[tuple[bytes, bytes]]:
+    # ASGI header names are lower-case bytes.
+    return [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in failure.headers]
+
+
+async def send_http_error(send: Send, failure: AuthError) -> None:
+    """Send ``failure`` as a complete HTTP response."""
+    headers = _asgi_headers(failure)
+    headers.append((b"content-length", str(len(failure.body)).encode("ascii")))
+    await send({"type": "http.response.start", "status": failure.status, "headers": headers})
+    await send({"type": "http.response.body", "body": failure.body})
+
+
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, failure: AuthError) -> None:
+    # The server sends websocket.connect first; the answer must follow it.
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # the client already left
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        headers = _asgi_headers(failure)
+        await send(
+            {"type": "websocket.http.response.start", "status": failure.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": failure.body})
+    else:
+        await send({"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": failure.code})

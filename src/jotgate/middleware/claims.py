@@ -1,0 +1,118 @@
+"""The verified claims a request carries: typed accessors over a read-only claim set.
+
+A :class:`Claims` is built once per distinct token and then shared by every
+request that presents the same token (the verifier caches it), so it is
+immutable: a frozen dataclass whose ``raw`` is a read-only view.
+
+Example::
+
+    claims = verifier.verify(token)
+    claims.sub                      # "5f0c..." (the user's opaque id)
+    "admin" in claims.roles         # roles from the ``roles`` claim
+    claims.has_scopes("read:notes") # scopes from ``scope`` (RFC 9068) or ``scp``
+    claims.raw["client_id"]         # anything else, read-only
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from jotgate.errors import InvalidClaimError
+
+__all__ = ["Claims"]
+
+
+def _strings(value: object, name: str) -> tuple[str, ...]:
+    if type(value) is list and all(type(item) is str for item in value):
+        return tuple(value)
+    raise InvalidClaimError(f"'{name}' must be a list of strings", claim=name, reason="type")
+
+
+def _optional_str(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is None or type(value) is str:
+        return value
+    raise InvalidClaimError(f"'{name}' must be a string", claim=name, reason="type")
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """Verified claims of one access token.
+
+    ``roles`` come from the ``roles`` claim (a list of strings); ``scopes``
+    from ``scope`` (a space-separated string, RFC 8693 §4.2 / RFC 9068) or,
+    failing that, ``scp`` (a list of strings). ``raw`` is every claim,
+    read-only. ``exp`` is None only for tokens without one (which a
+    :class:`~jotgate.middleware.Verifier` refuses unless told otherwise).
+
+    Example::
+
+        claims = Claims.from_dict({"sub": "u-1", "roles": ["admin"], "scope": "a b"})
+        assert claims.roles == ("admin",) and claims.has_scopes("a", "b")
+    """
+
+    sub: str | None
+    sid: str | None
+    jti: str | None
+    exp: float | None
+    roles: tuple[str, ...]
+    scopes: tuple[str, ...]
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, claims: dict[str, Any]) -> Claims:
+        """Claims from a verified claim dict (taken over, not copied: do not reuse it).
+
+        Raises :class:`~jotgate.errors.InvalidClaimError` when ``sid``,
+        ``roles``, ``scope`` or ``scp`` have the wrong JSON type; ``sub``,
+        ``jti`` and ``exp`` types were already checked by ``jwt.decode``.
+        """
+        roles = claims.get("roles")
+        scope = claims.get("scope")
+        if scope is not None:
+            if type(scope) is not str:
+                raise InvalidClaimError("'scope' must be a string", claim="scope", reason="type")
+            scopes = tuple(scope.split())
+        elif "scp" in claims:
+            scopes = _strings(claims["scp"], "scp")
+        else:
+            scopes = ()
+        return cls(
+            sub=_optional_str(claims, "sub"),
+            sid=_optional_str(claims, "sid"),
+            jti=_optional_str(claims, "jti"),
+            exp=claims.get("exp"),
+            roles=() if roles is None else _strings(roles, "roles"),
+            scopes=scopes,
+            raw=MappingProxyType(claims),
+        )
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A raw claim, or ``default``: ``claims.get("client_id")``."""
+        return self.raw.get(name, default)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.raw[name]
+
+    def has_roles(self, *roles: str) -> bool:
+        """True when the token carries every one of ``roles``."""
+        return all(role in self.roles for role in roles)
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """True when the token grants every one of ``scopes``."""
+        return all(scope in self.scopes for scope in scopes)
+
+    def missing(self, roles: Iterable[str] = (), scopes: Iterable[str] = ()) -> list[str]:
+        """The roles and scopes asked for that the token lacks (empty: access granted)."""
+        lacking = [role for role in roles if role not in self.roles]
+        lacking += [scope for scope in scopes if scope not in self.scopes]
+        return lacking
+
+    def to_dict(self) -> dict[str, Any]:
+        """A fresh, mutable deep copy of the raw claims (for JSON responses)."""
+        # Deep: nested lists are shared with every request presenting this token.
+        return copy.deepcopy(dict(self.raw))

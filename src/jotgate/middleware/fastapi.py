@@ -1,0 +1,125 @@
+"""FastAPI dependencies: ``require_token(roles=..., scopes=...)`` returning typed claims.
+
+A dependency raises :class:`~jotgate.middleware.errors.AuthError`;
+:func:`install` registers the handler that renders it as DESIGN.md's answer
+(401 + ``WWW-Authenticate`` + ``{"error", "message"}``, 403 for
+``insufficient_scope``). Without it FastAPI would answer 500, so install
+once per app.
+
+When :class:`~jotgate.middleware.AuthMiddleware` already verified the
+request, the dependency reuses its claims and only checks roles and scopes;
+otherwise it verifies the token itself with the given verifier. Both HTTP
+routes and websocket routes can depend on it.
+
+Example — Express's ``verifyToken`` (419 on expiry, 401 otherwise)::
+
+    verify_token = require_token(Verifier(key, algorithms=["HS256"]), expired_status=419)
+    install(app)
+
+    @app.get("/me")
+    async def me(claims: Claims = Depends(verify_token)) -> dict[str, Any]:
+        return claims.to_dict()
+
+    admin_only = require_token(verifier, roles=["admin"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any, Final
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+
+from jotgate.errors import JoseError
+
+from .asgi import CLAIMS_KEY
+from .claims import Claims
+from .errors import AuthError
+from .transport import find_token
+from .verifier import Verifier
+
+__all__ = ["auth_error_handler", "install", "require_token"]
+
+_ABSENT: Final = object()
+
+
+def require_token(
+    verifier: Verifier | None = None,
+    *,
+    roles: Collection[str] = (),
+    scopes: Collection[str] = (),
+    expired_status: int = 401,
+    cookie: str | None = None,
+) -> Callable[[HTTPConnection], Awaitable[Claims]]:
+    """A dependency that returns the request's :class:`Claims` or raises :class:`AuthError`.
+
+    ``roles`` and ``scopes``: every one listed is needed (403
+    ``insufficient_scope`` names the missing ones). ``verifier`` may be
+    omitted when :class:`AuthMiddleware` runs in front. ``expired_status``
+    and ``cookie`` apply when this dependency verifies the token itself.
+
+    Example::
+
+        @app.delete("/notes/{id}")
+        async def delete(id: int, claims: Annotated[Claims, Depends(
+                require_token(verifier, scopes=["notes:write"]))]) -> None: ...
+    """
+    if isinstance(roles, str) or isinstance(scopes, str):
+        raise TypeError("roles and scopes are lists of names, not one string")
+    roles, scopes = tuple(roles), tuple(scopes)
+
+    async def dependency(connection: HTTPConnection) -> Claims:
+        found = connection.scope.get(CLAIMS_KEY, _ABSENT)
+        if isinstance(found, Claims):
+            claims = found
+        elif found is None:
+            # The middleware ran with required=False and saw no token.
+            raise AuthError.missing_token()
+        elif verifier is None:
+            raise RuntimeError(
+                "require_token() without a verifier needs AuthMiddleware in front of the app"
+            )
+        else:
+            token = find_token(connection.scope["headers"], cookie)
+            if token is None:
+                raise AuthError.missing_token()
+            try:
+                claims = await verifier.averify(token)
+            except JoseError as exc:
+                raise AuthError.from_jose(exc, expired_status=expired_status) from None
+        if roles or scopes:
+            lacking = claims.missing(roles, scopes)
+            if lacking:
+                raise AuthError.insufficient_scope(lacking)
+        return claims
+
+    return dependency
+
+
+async def auth_error_handler(connection: HTTPConnection, exc: Exception) -> Response | None:
+    """Render an :class:`AuthError` as the JSON answer of DESIGN.md.
+
+    A websocket handshake gets the same HTTP answer where the server
+    supports denial responses, else a close with code 1008.
+    """
+    if not isinstance(exc, AuthError):  # pragma: no cover - registered for AuthError only
+        raise exc
+    response = Response(exc.body, status_code=exc.status, headers=dict(exc.headers))
+    if isinstance(connection, WebSocket):
+        if "websocket.http.response" in (connection.scope.get("extensions") or {}):
+            await connection.send_denial_response(response)
+        else:
+            await connection.close(code=1008, reason=exc.code)
+        return None
+    return response
+
+
+def install(app: FastAPI) -> FastAPI:
+    """Register :func:`auth_error_handler` on ``app`` (and return ``app``)."""
+    # Starlette types HTTP and websocket handlers separately; this one is both.
+    handler: Any = auth_error_handler
+    app.add_exception_handler(AuthError, handler)
+    return app
