@@ -1,0 +1,158 @@
+"""``jotgate gateway``: run the API gateway (needs httpx and uvicorn: the ``server`` extra).
+
+Settings come from ``--config gateway.toml``, from flags, or both: each
+flag is the config key of the same name (``--auth-server`` is
+``auth_server``), a flag wins over the file, and ``--route`` /
+``--public-route`` add routes to the file's ``[[routes]]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._output import Console
+from ._registry import USAGE_ERROR, CliError, Commands
+
+__all__ = ["register"]
+
+_EPILOG = """\
+A route is PREFIX=URL, then optional keys of a [[routes]] table:
+  --route "/admin=http://127.0.0.1:9003 roles=admin scopes=notes:write strip_prefix"
+Durations accept 30s, 500ms, 2m or seconds.
+
+examples:
+  jotgate gateway --listen 127.0.0.1:8080 --auth-server http://127.0.0.1:8000 \\
+      --route /api=http://127.0.0.1:9001 --public-route /public=http://127.0.0.1:9002
+  jotgate gateway --config gateway.toml --listen 0.0.0.0:8080
+"""
+
+# (flag, config key, help); every flag is exactly one key of gateway.toml.
+_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--listen", "listen", "HOST:PORT to listen on (default 127.0.0.1:8080)"),
+    ("--auth-server", "auth_server", "the auth server's URL: JWKS, issuer, /auth/* pass-through"),
+    ("--jwks-url", "jwks_url", "JWKS URL (default AUTH_SERVER/.well-known/jwks.json)"),
+    ("--issuer", "issuer", "the iss tokens must carry (default: the auth server's URL)"),
+    ("--audience", "audience", "the aud tokens must carry (default jotgate)"),
+    ("--algorithms", "algorithms", "accepted algorithms, comma-separated (default: asymmetric)"),
+    ("--token-type", "token_type", "required typ header (default at+jwt; '' for none)"),
+    ("--leeway", "leeway", "clock leeway for exp/nbf (default 0)"),
+    ("--expired-status", "expired_status", "status for expired tokens: 401 (default) or 419"),
+    (
+        "--auth-paths",
+        "auth_paths",
+        "prefixes passed to the auth server (default /auth,/.well-known)",
+    ),
+    ("--verify-path", "verify_path", "forward-auth path (default /_jotgate/verify)"),
+    ("--strip-headers", "strip_headers", "more identity headers to strip, comma-separated"),
+    ("--trust-forwarded", "trust_forwarded", "keep clients' X-Forwarded-* (true behind a proxy)"),
+    ("--redis-url", "redis_url", "redis://HOST:PORT/DB for pushed revocations"),
+    ("--revocation-poll-interval", "revocation_poll_interval", "poll interval (default 0.5s)"),
+    ("--upstream-timeout", "upstream_timeout", "upstream read/write timeout (default 30s)"),
+    ("--connect-timeout", "connect_timeout", "upstream connect timeout (default 5s)"),
+    ("--max-connections", "max_connections", "upstream connection pool size (default 200)"),
+    ("--jwks-max-age", "jwks_max_age", "longest JWKS cache lifetime (default 10m)"),
+    ("--jwks-min-age", "jwks_min_age", "shortest JWKS cache lifetime (default 60s)"),
+    ("--jwks-cooldown", "jwks_cooldown", "least time between refetches for unknown kids (30s)"),
+)
+
+
+def register(commands: Commands) -> None:
+    """Add ``jotgate gateway``."""
+    parser = commands.command(
+        "gateway",
+        help="run the API gateway in front of services",
+        handler=_gateway,
+        description=__doc__,
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--config", metavar="FILE", help="a gateway.toml file")
+    for flag, key, text in _FLAGS:
+        parser.add_argument(flag, dest=f"setting_{key}", metavar="VALUE", help=text)
+    parser.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="PREFIX=URL [options]: a route needing a valid token (repeatable)",
+    )
+    parser.add_argument(
+        "--public-route",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="PREFIX=URL [options]: a route open to everyone (repeatable)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="log level (default info)",
+    )
+
+
+def gateway_settings(args: argparse.Namespace) -> Any:
+    """Validated :class:`jotgate.gateway.Settings` from ``--config`` and the flags."""
+    try:
+        from jotgate.gateway import SettingsError, load
+    except ImportError as exc:
+        raise CliError(
+            f"the gateway needs the server extra: pip install 'jotgate[server]' ({exc.name})"
+        ) from None
+    overrides = {
+        key.removeprefix("setting_"): value
+        for key, value in vars(args).items()
+        if key.startswith("setting_") and value is not None
+    }
+    try:
+        return load(args.config, overrides, routes=args.route, public_routes=args.public_route)
+    except SettingsError as exc:
+        raise CliError(
+            "invalid gateway settings:\n  " + "\n  ".join(exc.problems), exit_status=USAGE_ERROR
+        ) from None
+
+
+def _gateway(args: argparse.Namespace, console: Console) -> int:
+    settings = gateway_settings(args)
+    import asyncio
+
+    return asyncio.run(_run(settings, args.log_level, console))
+
+
+async def _run(settings: Any, log_level: str, console: Console) -> int:
+    import asyncio
+    import logging
+
+    import uvicorn
+
+    from jotgate.gateway import Gateway
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    host, port = settings.listen
+    config = uvicorn.Config(
+        Gateway(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        # The gateway sets X-Forwarded-* itself and passes the upstream's
+        # Date and Server through; uvicorn must not add or trust its own.
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        lifespan="on",
+        access_log=log_level == "debug",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        for listener in server.servers:
+            for sock in listener.sockets:
+                bound_host, bound_port = sock.getsockname()[:2]
+                console.print(f"jotgate gateway listening on http://{bound_host}:{bound_port}")
+        for route in settings.routes:
+            console.print(f"  {route.prefix} -> {route.upstream} ({route.auth})")
+        console.out.flush()  # a supervisor reading a pipe should see it now
+    await task
+    return 0 if server.started else 1

@@ -1,0 +1,166 @@
+"""Who is calling: the gateway's one door to token verification.
+
+Everything about judging a token (signature, claims, the cache of verified
+tokens, revocation) is :class:`jotgate.middleware.Verifier`'s job; this
+module only builds one from the gateway's settings, feeds it the request's
+bearer token, and turns its verdict into the gateway's answer:
+:class:`~jotgate.middleware.Claims` or an
+:class:`~jotgate.middleware.AuthError` ready to send.
+
+Revocations come pushed through Redis when ``redis_url`` is set, otherwise
+from polling the auth server's ``/auth/revocations`` every
+``revocation_poll_interval`` (<= 1 s): either way a logout is seen within a
+second without a lookup per request.
+
+Example::
+
+    auth = Authenticator.from_settings(settings)
+    await auth.start()
+    verdict = await auth.authenticate(scope["headers"])
+    if isinstance(verdict, AuthError):
+        ...  # send verdict.status, verdict.headers, verdict.body
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from jotgate.errors import JoseError
+from jotgate.jwks import RemoteKeySet
+from jotgate.middleware import AuthError, Claims, RevocationSource, Verifier
+from jotgate.middleware.transport import find_token
+
+from .settings import Settings
+
+__all__ = ["Authenticator", "authorize"]
+
+log = logging.getLogger("jotgate.gateway")
+
+# Verified claims the gateway forwards as headers; a token without them
+# could not say who is calling.
+_REQUIRED: Final = ("exp", "sub")
+
+
+def authorize(claims: Claims, roles: Sequence[str], scopes: Sequence[str]) -> AuthError | None:
+    """403 ``insufficient_scope`` when ``claims`` lack any of ``roles``/``scopes``, else None."""
+    lacking = claims.missing(roles, scopes)
+    return AuthError.insufficient_scope(lacking) if lacking else None
+
+
+class Authenticator:
+    """A :class:`Verifier` plus the start/stop of its key set and revocation feed."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        keys: RemoteKeySet | None = None,
+        expired_status: int = 401,
+        retry_interval: float = 0.5,
+    ) -> None:
+        """Use ``verifier``; ``keys`` (its remote key set) is warmed up at start."""
+        self.verifier = verifier
+        self._keys = keys
+        self._expired_status = expired_status
+        self._retry_interval = retry_interval
+        self._starter: asyncio.Task[None] | None = None
+        self.feed_started = verifier.revocations is None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Authenticator:
+        """The verifier, key set and revocation source ``settings`` describe."""
+        keys = RemoteKeySet(
+            settings.jwks,
+            max_age=settings.jwks_max_age,
+            min_age=settings.jwks_min_age,
+            cooldown=settings.jwks_cooldown,
+            timeout=min(settings.connect_timeout, 5.0),
+        )
+        verifier = Verifier(
+            keys,
+            algorithms=settings.algorithms,
+            issuer=settings.expected_issuer,
+            audience=settings.audience,
+            leeway=settings.leeway,
+            typ=settings.token_type,
+            required=_REQUIRED,
+            revocations=_revocation_source(settings),
+        )
+        return cls(verifier, keys=keys, expired_status=settings.expired_status)
+
+    async def authenticate(self, headers: Iterable[tuple[bytes, bytes]]) -> Claims | AuthError:
+        """The claims of the request's bearer token, or the failure to answer with."""
+        token = find_token(headers, None)
+        if token is None:
+            return AuthError.missing_token()
+        try:
+            return await self.verifier.averify(token)
+        except JoseError as exc:
+            return AuthError.from_jose(exc, expired_status=self._expired_status)
+
+    async def start(self) -> None:
+        """Fetch the keys once and start the revocation feed.
+
+        Neither may stop the gateway from starting: keys are fetched again
+        when a token needs them, and a feed that cannot start now (auth
+        server or Redis still down) is retried in the background until it
+        does, with a warning each time.
+        """
+        if self._keys is not None:
+            with contextlib.suppress(JoseError):
+                await self._keys.get()
+        if not self.feed_started:
+            try:
+                await self.verifier.start()
+            except Exception as exc:  # any failure: retried below
+                log.warning("revocation feed not started (%s); retrying", type(exc).__name__)
+                self._starter = asyncio.create_task(self._keep_starting())
+            else:
+                self.feed_started = True
+
+    async def _keep_starting(self) -> None:
+        delay = self._retry_interval
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.verifier.start()
+            except Exception as exc:
+                log.warning("revocation feed not started (%s); retrying", type(exc).__name__)
+                # Back off, but not far: until the feed runs, logouts go unseen.
+                delay = min(delay * 2, 5.0)
+            else:
+                self.feed_started = True
+                log.info("revocation feed started")
+                return
+
+    async def stop(self) -> None:
+        """Stop the feed (and the retries) and release the key set."""
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starter
+        await self.verifier.stop()
+        if self._keys is not None:
+            await self._keys.aclose()
+
+
+def _revocation_source(settings: Settings) -> RevocationSource | None:
+    if settings.redis_url is not None:
+        from jotgate.middleware.redis_revocations import RedisRevocations
+
+        return RedisRevocations(settings.redis_url, reconnect_delay=0.5)
+    if settings.auth_server is not None:
+        from jotgate.middleware.polling import PollingRevocations
+
+        return PollingRevocations(
+            settings.auth_server + "/auth/revocations",
+            interval=settings.revocation_poll_interval,
+            timeout=settings.connect_timeout,
+        )
+    log.warning("no auth_server and no redis_url: logouts are not seen before tokens expire")
+    return None

@@ -1,0 +1,274 @@
+"""The gateway's settings: frozen dataclasses, checked whole at start.
+
+The same keys come from a TOML file or from flags (``listen`` is
+``--listen``, ``auth_server`` is ``--auth-server``, ...); :func:`load`
+merges the two (flags win, ``--route`` adds routes) and :meth:`Settings.validated`
+turns raw values into settings or raises :class:`SettingsError` listing every
+problem at once, so a start-up fails with all of them on screen.
+
+Example ``gateway.toml``::
+
+    listen = "127.0.0.1:8080"
+    auth_server = "http://127.0.0.1:8000"   # JWKS, issuer and /auth/* pass-through
+    audience = "jotgate"
+
+    [[routes]]
+    prefix = "/api"
+    upstream = "http://127.0.0.1:9001"
+    auth = "required"
+    roles = ["staff"]
+
+    [[routes]]
+    prefix = "/public"
+    upstream = "http://127.0.0.1:9002"
+    auth = "public"
+    strip_prefix = true
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from ._convert import (
+    algorithms,
+    boolean,
+    header_names,
+    http_url,
+    int_in,
+    listen_address,
+    names,
+    path_prefix,
+    seconds,
+    text,
+)
+
+__all__ = ["DEFAULT_ALGORITHMS", "Route", "Settings", "SettingsError"]
+
+#: Asymmetric algorithms only: a JWKS never carries the secret an HMAC needs.
+DEFAULT_ALGORITHMS: Final = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512",
+                             "PS256", "PS384", "PS512", "EdDSA")  # fmt: skip
+
+AuthMode = Literal["public", "required"]
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work; ``problems`` lists each one as a line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Requests whose path starts with ``prefix`` (on a segment boundary) go to ``upstream``.
+
+    ``auth``: ``"required"`` (a valid access token, with every one of
+    ``roles`` and ``scopes``) or ``"public"`` (no token checked).
+    ``strip_prefix``: send ``/api/x`` as ``/x``. ``keep_authorization``: pass
+    the client's ``Authorization`` header on (by default upstreams see
+    identity headers, never the token itself).
+    """
+
+    prefix: str
+    upstream: str
+    auth: AuthMode = "required"
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    strip_prefix: bool = False
+    keep_authorization: bool = False
+
+    @property
+    def public(self) -> bool:
+        """True for routes that check no token."""
+        return self.auth == "public"
+
+
+def _auth_mode(value: Any) -> AuthMode:
+    if value == "public":
+        return "public"
+    if value == "required":
+        return "required"
+    raise ValueError("must be 'public' or 'required'")
+
+
+_ROUTE_CONVERTERS: Final[dict[str, Any]] = {
+    "prefix": path_prefix,
+    "upstream": http_url,
+    "auth": _auth_mode,
+    "roles": names,
+    "scopes": names,
+    "strip_prefix": boolean,
+    "keep_authorization": boolean,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a gateway needs; see the module docstring for the file form.
+
+    ``auth_server`` is the authentication server's base URL: the JWKS is read
+    from ``<auth_server>/.well-known/jwks.json`` (or ``jwks_url``), the issuer
+    defaults to it, and the paths under ``auth_paths`` are passed through to
+    it so clients talk to a single origin.
+    """
+
+    listen: tuple[str, int] = ("127.0.0.1", 8080)
+    auth_server: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+    audience: str = "jotgate"
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    token_type: str | None = "at+jwt"
+    leeway: float = 0.0
+    expired_status: int = 401
+    routes: tuple[Route, ...] = ()
+    auth_paths: tuple[str, ...] = ("/auth", "/.well-known")
+    verify_path: str = "/_jotgate/verify"
+    strip_headers: tuple[str, ...] = ()
+    trust_forwarded: bool = False
+    redis_url: str | None = None
+    revocation_poll_interval: float = 0.5
+    upstream_timeout: float = 30.0
+    connect_timeout: float = 5.0
+    max_connections: int = 200
+    jwks_max_age: float = 600.0
+    jwks_min_age: float = 60.0
+    jwks_cooldown: float = 30.0
+
+    @property
+    def jwks(self) -> str:
+        """The JWKS URL in effect."""
+        if self.jwks_url is not None:
+            return self.jwks_url
+        assert self.auth_server is not None
+        return self.auth_server + "/.well-known/jwks.json"
+
+    @property
+    def expected_issuer(self) -> str | None:
+        """The ``iss`` tokens must carry: ``issuer``, else the auth server's URL."""
+        return self.issuer if self.issuer is not None else self.auth_server
+
+    @classmethod
+    def validated(cls, raw: Mapping[str, Any]) -> Settings:
+        """Settings from raw values (TOML types or flag strings); every problem at once."""
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        known = {f.name for f in dataclasses.fields(cls)}
+        for name, value in raw.items():
+            if name not in known:
+                problems.append(f"{name}: unknown setting")
+            elif name == "routes":
+                values[name] = _routes(value, problems)
+            elif value is None:
+                continue  # unset: keep the default
+            else:
+                try:
+                    values[name] = _CONVERTERS[name](value)
+                except (TypeError, ValueError) as exc:
+                    problems.append(f"{name}: {exc}")
+        if not problems:
+            settings = cls(**values)
+            problems.extend(settings._cross_checks())
+            if not problems:
+                return settings
+        raise SettingsError(problems)
+
+    def _cross_checks(self) -> list[str]:
+        problems = []
+        if self.auth_server is None and self.jwks_url is None:
+            problems.append("auth_server: needed (or jwks_url) to know the signing keys")
+        if not self.routes:
+            problems.append("routes: none configured (--route PREFIX=URL or [[routes]])")
+        if self.jwks_min_age > self.jwks_max_age:
+            problems.append("jwks_min_age: must not exceed jwks_max_age")
+        own = {"/healthz", self.verify_path}
+        if self.auth_server is not None:
+            own.update(self.auth_paths)
+        seen: set[str] = set()
+        for route in self.routes:
+            if route.prefix in seen:
+                problems.append(f"routes: prefix {route.prefix} is configured twice")
+            seen.add(route.prefix)
+            if route.prefix in own:
+                problems.append(f"routes: prefix {route.prefix} is the gateway's own path")
+            if route.public and (route.roles or route.scopes):
+                problems.append(f"routes: {route.prefix} is public but asks for roles or scopes")
+        return problems
+
+
+def _routes(value: Any, problems: list[str]) -> tuple[Route, ...]:
+    if not isinstance(value, list | tuple):
+        problems.append("routes: expected a list of tables ([[routes]])")
+        return ()
+    routes = []
+    for index, entry in enumerate(value):
+        if isinstance(entry, Route):
+            routes.append(entry)
+            continue
+        where = f"routes[{index}]"
+        if not isinstance(entry, Mapping):
+            problems.append(f"{where}: expected a table")
+            continue
+        if isinstance(entry.get("prefix"), str):
+            where = f"route {entry['prefix']}"
+        fields: dict[str, Any] = {}
+        for key, item in entry.items():
+            convert = _ROUTE_CONVERTERS.get(key)
+            if convert is None:
+                problems.append(f"{where}: unknown key {key!r}")
+                continue
+            try:
+                fields[key] = convert(item)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{where}: {key}: {exc}")
+        missing = [key for key in ("prefix", "upstream") if key not in entry]
+        if missing:
+            problems.append(f"{where}: needs {' and '.join(missing)}")
+        elif len(fields) == len(entry):
+            routes.append(Route(**fields))
+    return tuple(routes)
+
+
+_CONVERTERS: Final[dict[str, Any]] = {
+    "listen": listen_address,
+    "auth_server": http_url,
+    "jwks_url": http_url,
+    "issuer": text,
+    "audience": text,
+    "algorithms": algorithms,
+    "token_type": lambda value: text(value) or None,
+    "leeway": seconds(upper=300),
+    "expired_status": lambda value: _expired_status(value),
+    "auth_paths": lambda value: tuple(path_prefix(item) for item in names(value)),
+    "verify_path": path_prefix,
+    "strip_headers": header_names,
+    "trust_forwarded": boolean,
+    "redis_url": lambda value: _redis_url(value),
+    "revocation_poll_interval": seconds(lower=0.05, upper=1.0),
+    "upstream_timeout": seconds(lower=0.01),
+    "connect_timeout": seconds(lower=0.01),
+    "max_connections": int_in(1, 10_000),
+    "jwks_max_age": seconds(lower=1),
+    "jwks_min_age": seconds(lower=0.01),
+    "jwks_cooldown": seconds(),
+}
+
+
+def _expired_status(value: Any) -> int:
+    status = int_in(400, 499)(value)
+    if status not in (401, 419):
+        raise ValueError("must be 401 or 419")
+    return status
+
+
+def _redis_url(value: Any) -> str | None:
+    url = text(value)
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected redis://HOST:PORT/DB")
+    return url
