@@ -30,7 +30,8 @@ def test_valid_token_reaches_the_upstream_with_identity(
     response = _get(client, "/api/notes?page=2", stand_in.token(sub="u-1"))
     assert response.status_code == 200
     echo = response.json()
-    assert echo["path"] == "/api/notes" and echo["query"] == "page=2"
+    assert echo["path"] == "/api/notes"
+    assert echo["query"] == "page=2"
     assert header_values(echo, "x-user-id") == ["u-1"]
 
 

@@ -35,6 +35,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "token",
     "serve",
     "users",
+    "gateway",
 )
 
 _EPILOG = """\
