@@ -48,6 +48,11 @@ def header_of(token: str) -> dict[str, Any]:
     return json.loads(unb64u(token.split(".")[0]))
 
 
+def raw_secret(key: jwk.Key) -> bytes:
+    """A secret key's bytes, read from its own JWK export."""
+    return unb64u(key.to_jwk(private=True)["k"])
+
+
 def agreement_private(crv: str) -> object:
     """A fresh ``cryptography`` private key on ``crv``."""
     curves = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
