@@ -23,6 +23,7 @@ EVENTS: Final = frozenset(
         "user_registered",
         "login_succeeded",
         "login_failed",
+        "login_throttled",
         "refresh",
         "refresh_reuse_detected",
         "logout",

@@ -28,7 +28,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "DenylistEntry",
+    "LoginThrottle",
     "RefreshToken",
+    "RevocationEvent",
     "ServerSecret",
     "Session",
     "SigningKey",
@@ -133,9 +135,12 @@ class SigningKey(Base):
     encrypted: Mapped[bool] = mapped_column(Boolean)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    #: Newest active key signs; older ones stay published until retired.
+    #: False once a newer key took over (or the key was withdrawn by hand).
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: When the key starts signing; published (for verifiers' caches) from creation.
+    #: NULL for keys made before rotation had a delay: they signed from ``created_at``.
+    activates_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class ServerSecret(Base):
@@ -171,3 +176,33 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LoginThrottle(Base):
+    """A failed-login counter (``acct:NAME``, ``ip:ADDR``) or a known-client mark.
+
+    Used only when Redis is not configured; see :mod:`jotgate.server.throttle`.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RevocationEvent(Base):
+    """One revoked session, in revocation order: the feed behind GET /auth/revocations.
+
+    ``id`` is the cursor; rows are written in the revoking transaction under
+    a lock on PostgreSQL, so ids become visible in increasing order.
+    """
+
+    __tablename__ = "revocation_feed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(36))
+    #: No token of the session is valid after this; the row may then be dropped.
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

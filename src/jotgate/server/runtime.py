@@ -17,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .database import create_engine, migrate, session_factory
 from .denylist import DatabaseDenylist, Denylist, DenylistStore, RedisDenylist
 from .keystore import KeyStore, server_sealer
+from .logins import LoginService
 from .passwords import PasswordService
 from .sessions import SessionService
 from .settings import Settings
+from .throttle import LoginThrottle, ThrottlePolicy
+from .throttle_stores import DatabaseThrottleStore, RedisThrottleStore, ThrottleStore
 from .tokens import TokenService
 from .users import UserService
 
@@ -44,6 +47,8 @@ class Runtime:
     tokens: TokenService
     sessions: SessionService
     users: UserService
+    throttle: LoginThrottle
+    logins: LoginService
     _housekeeping: asyncio.Task[None] | None = None
 
     def start_housekeeping(self) -> None:
@@ -57,6 +62,8 @@ class Runtime:
                 await self.sessions.wipe_expired_grace()
                 if isinstance(self.denylist.store, DatabaseDenylist):
                     await self.denylist.store.purge_expired()
+                if isinstance(self.throttle.store, DatabaseThrottleStore):
+                    await self.throttle.store.purge_expired(self.throttle.clock())
             except Exception:  # a DB hiccup must not kill the loop
                 log.warning("housekeeping failed; will retry", exc_info=True)
 
@@ -113,6 +120,10 @@ async def open_runtime(settings: Settings) -> Runtime:
     tokens = TokenService(settings, keys, denylist)
     sessions = SessionService(settings, db, tokens, denylist, sealer)
     users = UserService(db, passwords, sessions)
+    throttle_store: ThrottleStore = (
+        RedisThrottleStore(redis) if redis is not None else DatabaseThrottleStore(db)
+    )
+    throttle = LoginThrottle(throttle_store, ThrottlePolicy.from_settings(settings))
     return Runtime(
         settings=settings,
         engine=engine,
@@ -124,4 +135,6 @@ async def open_runtime(settings: Settings) -> Runtime:
         tokens=tokens,
         sessions=sessions,
         users=users,
+        throttle=throttle,
+        logins=LoginService(users, throttle, db),
     )

@@ -11,6 +11,7 @@ Durations accept ``15m``, ``2s``, ``2h``, ``14d`` or plain seconds.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Final, Literal
 
 __all__ = [
     "SIGNING_ALGORITHMS",
+    "IPNetwork",
     "Settings",
     "SettingsError",
     "parse_duration",
@@ -30,6 +32,9 @@ SIGNING_ALGORITHMS: Final = ("ES256", "RS256", "PS256", "EdDSA", "HS256")
 OWASP_ARGON2_MEMORY_KIB: Final = 19 * 1024
 OWASP_ARGON2_TIME_COST: Final = 2
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -90,6 +95,22 @@ class Settings:
     denylist_cache_seconds: float = 1.0
     #: Creates/migrates the schema at start-up (Alembic).
     migrate: bool = True
+    #: Peers whose X-Forwarded-For is believed (CIDRs); nobody's by default.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    #: Failed logins on one account (from anywhere) before it is slowed down.
+    login_account_threshold: int = 5
+    #: Failed logins from one client address (any account) before it is slowed down.
+    login_ip_threshold: int = 20
+    #: The first delay past a threshold; it doubles with each further failure...
+    login_base_delay: int = 1
+    #: ...up to this cap, so no one can lock an account for long.
+    login_max_delay: int = 300
+    #: Failure counters are forgotten after this long without a failure.
+    login_window: int = 3600
+    #: ``(client_id, secret)`` pairs allowed to call /auth/introspect with HTTP Basic.
+    introspection_clients: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: How long a rotated-in key is published before it signs (verifiers' JWKS caches).
+    key_activation_delay: int = 600
 
     @property
     def argon2_below_owasp(self) -> bool:
@@ -136,7 +157,8 @@ class Settings:
             try:
                 values[f.name] = _convert(f.name, raw[f.name])
             except ValueError as exc:
-                shown = "<hidden>" if f.name == "secret" else repr(raw[f.name])
+                hidden = f.name in ("secret", "introspection_clients")
+                shown = "<hidden>" if hidden else repr(raw[f.name])
                 problems.append(f"JOTGATE_{f.name.upper()}={shown}: {exc}")
         if not problems:
             settings = cls(**values)
@@ -151,6 +173,11 @@ class Settings:
             problems.append("JOTGATE_REFRESH_TOKEN_TTL must not exceed JOTGATE_SESSION_MAX_AGE")
         if self.access_token_ttl > self.session_max_age:
             problems.append("JOTGATE_ACCESS_TOKEN_TTL must not exceed JOTGATE_SESSION_MAX_AGE")
+        if self.login_base_delay > self.login_max_delay:
+            problems.append("JOTGATE_LOGIN_BASE_DELAY must not exceed JOTGATE_LOGIN_MAX_DELAY")
+        if self.login_max_delay > self.login_window:
+            # A counter must outlive the delay it imposes, or the delay could never grow.
+            problems.append("JOTGATE_LOGIN_MAX_DELAY must not exceed JOTGATE_LOGIN_WINDOW")
         return problems
 
     def replace(self, **changes: Any) -> Settings:
@@ -250,6 +277,41 @@ def _cache_seconds(value: Any) -> float:
     return number
 
 
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [part for part in re.split(r"[\s,]+", value) if part]
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise ValueError("expected a comma-separated list")
+
+
+def _networks(value: Any) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in _items(value):
+        try:
+            networks.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            raise ValueError(f"{str(item)!r} is not an IP address or CIDR range") from None
+    return tuple(networks)
+
+
+def _clients(value: Any) -> tuple[tuple[str, str], ...]:
+    clients: dict[str, str] = {}
+    for item in _items(value):
+        if isinstance(item, tuple | list) and len(item) == 2:
+            client_id, secret = str(item[0]), str(item[1])
+        else:
+            client_id, _, secret = str(item).partition(":")
+        if not _CLIENT_ID.match(client_id):
+            raise ValueError("expected CLIENT_ID:SECRET,... with ids of letters, digits, ._~-")
+        if len(secret.encode()) < 16:
+            raise ValueError(f"the secret of client {client_id!r} must be at least 16 bytes")
+        if client_id in clients:
+            raise ValueError(f"client {client_id!r} is listed twice")
+        clients[client_id] = secret
+    return tuple(clients.items())
+
+
 _CONVERTERS: Final[dict[str, Any]] = {
     "host": _nonempty,
     "port": _int_in(0, 65535),
@@ -273,6 +335,14 @@ _CONVERTERS: Final[dict[str, Any]] = {
     "argon2_parallelism": _int_in(1, 16),
     "denylist_cache_seconds": _cache_seconds,
     "migrate": _flag,
+    "trusted_proxies": _networks,
+    "login_account_threshold": _int_in(1, 1000),
+    "login_ip_threshold": _int_in(1, 100_000),
+    "login_base_delay": _positive_duration,
+    "login_max_delay": _positive_duration,
+    "login_window": _positive_duration,
+    "introspection_clients": _clients,
+    "key_activation_delay": parse_duration,
 }
 
 

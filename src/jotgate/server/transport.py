@@ -16,6 +16,7 @@ from typing import Final
 from fastapi import Request, Response
 
 from .audit import ClientInfo
+from .clientip import client_ip
 from .errors import ApiError, invalid_token
 from .schemas import TokenResponse
 from .sessions import TokenPair
@@ -50,9 +51,11 @@ class Presented:
 
 
 def client_info(request: Request) -> ClientInfo:
-    """The caller's address and user agent (the direct peer; no proxy headers trusted)."""
-    host = request.client.host if request.client else None
-    return ClientInfo(ip=host, user_agent=request.headers.get("user-agent"))
+    """The caller's address (see :mod:`.clientip` for proxies) and user agent."""
+    settings: Settings = request.app.state.settings
+    peer = request.client.host if request.client else None
+    ip = client_ip(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+    return ClientInfo(ip=ip, user_agent=request.headers.get("user-agent"))
 
 
 def _uses_cookies(settings: Settings) -> bool:

@@ -22,6 +22,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody},
     401: {"model": ErrorBody},
     422: {"model": ErrorBody},
+    429: {"model": ErrorBody},
 }
 
 
@@ -29,9 +30,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 async def login(
     body: Credentials, request: Request, response: Response, runtime: RuntimeDep
 ) -> TokenResponse:
-    """Check username and password; start a session; answer with a token pair."""
+    """Check username and password; start a session; answer with a token pair.
+
+    Repeated failures are slowed down: 429 ``too_many_attempts`` with ``Retry-After``.
+    """
     client = client_info(request)
-    user = await runtime.users.check_credentials(body.username, body.password, client=client)
+    user = await runtime.logins.password_login(body.username, body.password, client=client)
     pair = await runtime.sessions.start(user, client=client)
     return token_response(pair, response, runtime.settings)
 
