@@ -194,8 +194,9 @@ async def test_unknown_and_known_accounts_are_throttled_alike(limited: Server) -
     answers = {}
     for name in (real, ghost):
         ip = fresh_ip()
-        statuses = [(await attempt(limited, name, "wrong password!", ip)).status_code for _ in "1234"]
-        answers[name] = statuses
+        answers[name] = [
+            (await attempt(limited, name, "wrong password!", ip)).status_code for _ in "1234"
+        ]
     assert answers[real] == answers[ghost] == [401, 401, 401, 429]
 
 
