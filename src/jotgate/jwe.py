@@ -283,7 +283,10 @@ def decrypt(
         allow_zip=allow_zip,
         max_pbes2_count=max_pbes2_count,
     )
-    return Decrypted(copy.deepcopy(header), plaintext, used)
+    # The header may be shared with the cache: hand out a copy the caller may change.
+    if any(type(value) in (dict, list) for value in header.values()):
+        return Decrypted(copy.deepcopy(header), plaintext, used)
+    return Decrypted(dict(header), plaintext, used)
 
 
 def is_compact_jwe(token: object) -> bool:
