@@ -33,7 +33,7 @@ def test_valid_token_gives_typed_claims(make_token: MakeToken, verifier: Verifie
     assert claims.scopes == ("notes:read", "notes:write")
     assert claims.has_roles("admin")
     assert not claims.has_roles("root")
-    assert claims["iss"] == ISSUER
+    assert claims.raw["iss"] == ISSUER
     assert claims.get("nope", 7) == 7
 
 
