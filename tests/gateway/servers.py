@@ -89,6 +89,7 @@ class Upstream:
         self.download_gate = threading.Event()
         self.gate_after = 0
         self.response_headers: list[tuple[bytes, bytes]] = []
+        self.sent = 0  # bytes of the current download handed to the server so far
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -128,15 +129,15 @@ class Upstream:
         headers.append((b"content-length", str(total).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         chunk = bytes(range(256)) * (MB // 256)
-        sent = 0
-        while sent < total:
-            if self.gate_after and sent >= self.gate_after:
-                # Runs in the server's loop: wait for the test without blocking it.
-                await asyncio.get_running_loop().run_in_executor(None, self.download_gate.wait, 20)
+        self.sent = 0
+        while self.sent < total:
+            if self.gate_after and self.sent >= self.gate_after:
+                # Wait for the test in a worker thread: the server's loop stays free.
+                await asyncio.get_running_loop().run_in_executor(None, self.download_gate.wait, 10)
                 self.gate_after = 0
-            part = chunk[: min(MB, total - sent)]
-            sent += len(part)
-            await send({"type": "http.response.body", "body": part, "more_body": sent < total})
+            part = chunk[: min(MB, total - self.sent)]
+            self.sent += len(part)
+            await send({"type": "http.response.body", "body": part, "more_body": self.sent < total})
 
 
 def header_values(echo: dict[str, Any], name: str) -> list[str]:
