@@ -36,6 +36,16 @@ from typing import Any, Final, NamedTuple
 from . import _b64, _json
 from ._jwe_content import ENCRYPTIONS, fail
 from ._jwe_keymgmt import ALGORITHMS, FAMILY_PARAMS, KeyManagement, manager_for
+from ._jwe_parse import (
+    MAX_DECOMPRESSED_LENGTH,
+    MAX_HEADER_LENGTH,
+    MAX_TOKEN_LENGTH,
+    STRING_PARAMS,
+    header_cache,
+    inflate,
+    load_header,
+    split,
+)
 from .errors import (
     DecryptionError,
     InvalidKeyError,
@@ -62,12 +72,6 @@ __all__ = [
     "is_compact_jwe",
 ]
 
-#: Longest compact JWE accepted, in characters; checked before any decoding.
-MAX_TOKEN_LENGTH: Final = 256 * 1024
-#: Longest protected-header segment accepted, in characters.
-MAX_HEADER_LENGTH: Final = 8192
-#: Largest plaintext a ``zip: DEF`` token may inflate to (decompression bombs).
-MAX_DECOMPRESSED_LENGTH: Final = 256 * 1024
 #: Default cap on the PBES2 ``p2c`` iteration count a token may demand.
 MAX_PBES2_COUNT: Final = 10_000
 
@@ -75,18 +79,9 @@ _REFUSED_ALGORITHMS: Final = {
     "RSA1_5": "RSA1_5 is not supported: PKCS#1 v1.5 key encryption invites "
     "Bleichenbacher's attack; use RSA-OAEP-256",
 }
-# Header parameters registered by RFC 7515/7516/7518; "crit" may not name them.
-_REGISTERED: Final = frozenset(
-    {"alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty"}
-    | {"crit"}
-    | FAMILY_PARAMS
-)
-_STRING_PARAMS: Final = ("kid", "typ", "cty")
 # Set by the library on encrypt; a caller may not supply them.
 _GENERATED: Final = frozenset({"epk", "iv", "tag", "p2s", "crit"})
 
-_HEADER_CACHE_SIZE: Final = 1024
-_header_cache: dict[str, dict[str, Any]] = {}
 _SEGMENT_CACHE_SIZE: Final = 256
 _segment_cache: dict[tuple[str, str, str | None], bytes] = {}
 
@@ -123,58 +118,6 @@ def _unsupported(name: object, what: str) -> str:
 # -- decryption --------------------------------------------------------------
 
 
-def _split(token: object) -> list[str]:
-    if isinstance(token, bytes):
-        if len(token) > MAX_TOKEN_LENGTH:
-            fail()
-        try:
-            token = token.decode("ascii")
-        except UnicodeDecodeError:
-            fail()
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
-        fail()
-    parts = token.split(".")
-    if len(parts) != 5:
-        fail()  # a 3-part JWS (or anything else) is not a JWE
-    return parts
-
-
-def _load_header(segment: str) -> dict[str, Any]:
-    """Decode and check a protected header; every fault is the one DecryptionError."""
-    if len(segment) > MAX_HEADER_LENGTH:
-        fail()
-    header = _json.loads_object(_b64.decode(segment), what="JWE header")
-    alg, enc = header.get("alg"), header.get("enc")
-    row = ALGORITHMS.get(alg) if isinstance(alg, str) else None
-    if row is None or not isinstance(enc, str) or enc not in ENCRYPTIONS:
-        fail()
-    if "zip" in header and header["zip"] != "DEF":
-        fail()
-    for name in _STRING_PARAMS:
-        if name in header and not isinstance(header[name], str):
-            fail()
-    if not row.params.issuperset(FAMILY_PARAMS.intersection(header)):
-        fail()  # e.g. an "epk" in an A256KW header: not ours to ignore
-    if "crit" in header:
-        _check_crit(header)
-    if not row.params:
-        # Static headers (dir, KW, RSA) repeat: remember them. Headers with an
-        # epk, iv or salt are unique per token and would only churn the cache.
-        if len(_header_cache) >= _HEADER_CACHE_SIZE:
-            _header_cache.clear()
-        _header_cache[segment] = header
-    return header
-
-
-def _check_crit(header: Mapping[str, Any]) -> None:
-    crit = header["crit"]
-    # No extension is understood, so any well-formed crit names one we refuse
-    # (RFC 7516 §4.1.13); a malformed one is refused all the same.
-    if not isinstance(crit, list) or not crit:
-        fail()
-    fail()
-
-
 def _candidates(key: Key | KeySet, header: Mapping[str, Any]) -> tuple[Key, ...]:
     if isinstance(key, Key):
         return (key,)
@@ -185,22 +128,6 @@ def _candidates(key: Key | KeySet, header: Mapping[str, Any]) -> tuple[Key, ...]
     if found is None:
         fail()
     return (found,)
-
-
-def _inflate(data: bytes) -> bytes:
-    """Raw DEFLATE (RFC 1951), refusing output beyond MAX_DECOMPRESSED_LENGTH."""
-    inflater = zlib.decompressobj(wbits=-15)
-    try:
-        out = inflater.decompress(data, MAX_DECOMPRESSED_LENGTH + 1)
-    except zlib.error:
-        fail()
-    # A bomb stops at the cap (unconsumed input left); trailing junk or a
-    # truncated stream is refused too.
-    if len(out) > MAX_DECOMPRESSED_LENGTH or inflater.unconsumed_tail or not inflater.eof:
-        fail()
-    if inflater.unused_data:
-        fail()
-    return out
 
 
 def decrypt_compact(
@@ -221,8 +148,8 @@ def decrypt_compact(
     if not isinstance(key, Key | KeySet):
         raise InvalidKeyError("decrypt with a jwk.Key or jwk.KeySet")
     try:
-        head, ek_part, iv_part, ct_part, tag_part = _split(token)
-        header = _header_cache.get(head) or _load_header(head)
+        head, ek_part, iv_part, ct_part, tag_part = split(token)
+        header = header_cache.get(head) or load_header(head)
         if header["alg"] not in algorithms or header["enc"] not in encryptions:
             fail()
         if "zip" in header and not allow_zip:
@@ -245,7 +172,7 @@ def decrypt_compact(
             plaintext = cipher.open(iv, ciphertext, tag, aad)
             if plaintext is not None:
                 if "zip" in header:
-                    plaintext = _inflate(plaintext)
+                    plaintext = inflate(plaintext)
                 return header, plaintext, candidate
         fail()
     except JoseError:
@@ -321,6 +248,8 @@ def _header(
                 raise MalformedTokenError(f"jotgate does not encrypt with a {name!r} header")
             elif name == "zip" and value != "DEF":
                 raise MalformedTokenError("the only 'zip' is 'DEF'")
+            elif name in STRING_PARAMS and not isinstance(value, str):
+                raise MalformedTokenError(f"headers[{name!r}] must be a string")
             else:
                 header[name] = value
     return header

@@ -142,6 +142,9 @@ def test_encrypt_refuses_contradicting_or_weak_headers(password) -> None:
         jwe.encrypt(b"x", key, "A128KW", "A128GCM", {"enc": "A256GCM"})
     with pytest.raises(errors.MalformedTokenError):
         jwe.encrypt(b"x", key, "A128KW", "A128GCM", {"zip": "GZIP"})
+    for name in ("kid", "typ", "cty"):
+        with pytest.raises(errors.MalformedTokenError):
+            jwe.encrypt(b"x", key, "A128KW", "A128GCM", {name: 7})
     for p2c in (999, "5000", 5000.0):
         with pytest.raises(errors.InvalidKeyError):
             jwe.encrypt(b"x", password, "PBES2-HS256+A128KW", "A128GCM", {"p2c": p2c})
