@@ -159,6 +159,7 @@ class AuthStandIn:
         self.jwks_max_age = jwks_max_age
         self.revoked: list[dict[str, Any]] = []
         self.jwks_hits = 0
+        self.revocation_polls = 0
         self.url = ""  # set once served, for the iss claim
 
     def token(self, key: jwk.Key | None = None, **claims: Any) -> str:
@@ -188,6 +189,7 @@ class AuthStandIn:
             cache = [(b"cache-control", f"max-age={self.jwks_max_age}".encode())]
             await _read_json(send, 200, body, cache)
         elif path == "/auth/revocations":
+            self.revocation_polls += 1
             since = scope["query_string"].decode().partition("since=")[2]
             entries = list(self.revoked)
             fresh = entries[int(since) :] if since.isdigit() else entries

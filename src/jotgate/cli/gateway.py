@@ -47,6 +47,8 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--strip-headers", "strip_headers", "more identity headers to strip, comma-separated"),
     ("--trust-forwarded", "trust_forwarded", "keep clients' X-Forwarded-* (true behind a proxy)"),
     ("--redis-url", "redis_url", "redis://HOST:PORT/DB for pushed revocations"),
+    ("--revocation-channel", "revocation_channel", "Redis channel (default jotgate:revocations)"),
+    ("--revocation-key-prefix", "revocation_key_prefix", "Redis key prefix (jotgate:revoked:)"),
     ("--revocation-poll-interval", "revocation_poll_interval", "poll interval (default 0.5s)"),
     ("--upstream-timeout", "upstream_timeout", "upstream read/write timeout (default 30s)"),
     ("--connect-timeout", "connect_timeout", "upstream connect timeout (default 5s)"),

@@ -153,7 +153,12 @@ def _revocation_source(settings: Settings) -> RevocationSource | None:
     if settings.redis_url is not None:
         from jotgate.middleware.redis_revocations import RedisRevocations
 
-        return RedisRevocations(settings.redis_url, reconnect_delay=0.5)
+        return RedisRevocations(
+            settings.redis_url,
+            channel=settings.revocation_channel,
+            key_prefix=settings.revocation_key_prefix,
+            reconnect_delay=0.5,
+        )
     if settings.auth_server is not None:
         from jotgate.middleware.polling import PollingRevocations
 

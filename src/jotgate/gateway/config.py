@@ -24,6 +24,8 @@ from .settings import Settings, SettingsError
 
 __all__ = ["load", "parse_route"]
 
+_SWITCHES = frozenset({"strip_prefix", "keep_authorization"})
+
 
 def parse_route(spec: str, *, auth: str = "required") -> dict[str, Any]:
     """A ``[[routes]]`` table from a flag value ``PREFIX=URL [key=value|flag ...]``.
@@ -43,8 +45,11 @@ def parse_route(spec: str, *, auth: str = "required") -> dict[str, Any]:
     table: dict[str, Any] = {"prefix": prefix, "upstream": upstream, "auth": auth}
     for option in options:
         key, sep, value = option.partition("=")
-        # A bare option is a switch: "strip_prefix" means strip_prefix=true.
-        table[key.replace("-", "_")] = value if sep else "true"
+        key = key.replace("-", "_")
+        if not sep and key not in _SWITCHES:
+            raise SettingsError([f"route {prefix}: {key} needs a value ({key}=...)"])
+        # A bare switch is on: "strip_prefix" means strip_prefix=true.
+        table[key] = value if sep else "true"
     return table
 
 
@@ -72,9 +77,22 @@ def load(
     for name, value in (overrides or {}).items():
         if value is not None:
             raw[name] = value
-    extra = [parse_route(spec) for spec in routes]
-    extra += [parse_route(spec, auth="public") for spec in public_routes]
+    problems: list[str] = []
+    extra = []
+    for spec, auth in [(spec, "required") for spec in routes] + [
+        (spec, "public") for spec in public_routes
+    ]:
+        try:
+            extra.append(parse_route(spec, auth=auth))
+        except SettingsError as exc:
+            problems.extend(exc.problems)  # reported with everything else below
     if extra:
         existing = raw.get("routes", [])
         raw["routes"] = [*existing, *extra] if isinstance(existing, list) else existing
-    return Settings.validated(raw)
+    try:
+        settings = Settings.validated(raw)
+    except SettingsError as exc:
+        raise SettingsError(problems + exc.problems) from None
+    if problems:
+        raise SettingsError(problems)
+    return settings

@@ -131,6 +131,8 @@ class Settings:
     strip_headers: tuple[str, ...] = ()
     trust_forwarded: bool = False
     redis_url: str | None = None
+    revocation_channel: str = "jotgate:revocations"
+    revocation_key_prefix: str = "jotgate:revoked:"
     revocation_poll_interval: float = 0.5
     upstream_timeout: float = 30.0
     connect_timeout: float = 5.0
@@ -248,6 +250,9 @@ _CONVERTERS: Final[dict[str, Any]] = {
     "strip_headers": header_names,
     "trust_forwarded": boolean,
     "redis_url": lambda value: _redis_url(value),
+    "revocation_channel": text,
+    "revocation_key_prefix": text,
+    # The promise: a logout is seen at the gateway within 1 second.
     "revocation_poll_interval": seconds(lower=0.05, upper=1.0),
     "upstream_timeout": seconds(lower=0.01),
     "connect_timeout": seconds(lower=0.01),
