@@ -72,7 +72,8 @@ __all__ = [
     "is_compact_jwe",
 ]
 
-#: Default cap on the PBES2 ``p2c`` iteration count a token may demand.
+#: Default cap on the PBES2 ``p2c`` iteration count a token may demand (jose@6
+#: uses the same); not below the count jotgate itself encrypts with.
 MAX_PBES2_COUNT: Final = 10_000
 
 _REFUSED_ALGORITHMS: Final = {
@@ -101,7 +102,7 @@ def _check_names(names: Collection[str], table: Mapping[str, object], what: str)
     """Refuse an allowed-list that is not a list of names we implement (a caller error)."""
     if isinstance(names, str | bytes) or not names:
         raise UnsupportedAlgorithmError(
-            f"{what} must be a non-empty list of names, e.g. {next(iter(table))!r} in a list"
+            f"{what} must be a non-empty list of names, e.g. [{next(iter(table))!r}]"
         )
     for name in names:
         if name not in table:
@@ -147,6 +148,8 @@ def decrypt_compact(
     _check_names(encryptions, ENCRYPTIONS, "encryptions")
     if not isinstance(key, Key | KeySet):
         raise InvalidKeyError("decrypt with a jwk.Key or jwk.KeySet")
+    if type(max_pbes2_count) is not int or max_pbes2_count < 1:
+        raise TypeError("max_pbes2_count must be a positive int")
     try:
         head, ek_part, iv_part, ct_part, tag_part = split(token)
         header = header_cache.get(head) or load_header(head)

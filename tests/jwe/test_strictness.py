@@ -113,6 +113,14 @@ def test_allow_lists_must_be_lists_of_implemented_names(dir_key, algorithms, enc
         jwe.decrypt("a.b.c.d.e", dir_key, algorithms=algorithms, encryptions=encryptions)
 
 
+@pytest.mark.parametrize("count", [None, 0, "10000", 1e4, True])
+def test_the_pbes2_cap_must_be_a_positive_int(dir_key, count) -> None:
+    with pytest.raises(TypeError):
+        jwe.decrypt(
+            "a.b.c.d.e", dir_key, algorithms=["dir"], encryptions=["A128GCM"], max_pbes2_count=count
+        )
+
+
 def test_the_key_argument_must_be_a_key_or_key_set() -> None:
     with pytest.raises(errors.InvalidKeyError):
         jwe.decrypt("a.b.c.d.e", b"secret" * 8, algorithms=["dir"], encryptions=["A128GCM"])
