@@ -29,6 +29,7 @@ EVENTS: Final = frozenset(
         "logout",
         "logout_all",
         "session_ended",
+        "token_revoked",
         "password_changed",
         "user_disabled",
         "user_enabled",

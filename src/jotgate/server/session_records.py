@@ -23,6 +23,7 @@ class TokenPair:
     refresh_expires_in: int
     session_id: str
     user_id: str
+    roles: tuple[str, ...] = ()
 
 
 @dataclass

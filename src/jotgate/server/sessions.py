@@ -131,6 +131,7 @@ class SessionService:
             refresh_expires_in=max(0, int((refresh_expires_at - now).total_seconds())),
             session_id=session.id,
             user_id=user.id,
+            roles=tuple(user.roles),
         )
 
     # -- refresh -----------------------------------------------------------

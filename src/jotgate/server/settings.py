@@ -277,9 +277,9 @@ def _cache_seconds(value: Any) -> float:
     return number
 
 
-def _items(value: Any) -> list[Any]:
+def _items(value: Any, separators: str = r"[\s,]+") -> list[Any]:
     if isinstance(value, str):
-        return [part for part in re.split(r"[\s,]+", value) if part]
+        return [part.strip() for part in re.split(separators, value) if part.strip()]
     if isinstance(value, list | tuple):
         return list(value)
     raise ValueError("expected a comma-separated list")
@@ -297,7 +297,7 @@ def _networks(value: Any) -> tuple[IPNetwork, ...]:
 
 def _clients(value: Any) -> tuple[tuple[str, str], ...]:
     clients: dict[str, str] = {}
-    for item in _items(value):
+    for item in _items(value, ","):  # secrets may hold spaces, never commas
         if isinstance(item, tuple | list) and len(item) == 2:
             client_id, secret = str(item[0]), str(item[1])
         else:
