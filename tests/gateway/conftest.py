@@ -49,7 +49,7 @@ class Served:
         return self.thread.url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def auth_server(signing_keys: list[jwk.Key]) -> Iterator[Served]:
     stand_in = AuthStandIn([signing_keys[0]])
     thread = ServerThread(stand_in).start()
@@ -58,7 +58,7 @@ def auth_server(signing_keys: list[jwk.Key]) -> Iterator[Served]:
     thread.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def upstream() -> Iterator[Served]:
     app = Upstream()
     thread = ServerThread(app).start()
@@ -101,7 +101,7 @@ def make_gateway(auth_server: Served) -> Iterator[GatewayFactory]:
         served.thread.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def gateway(auth_server: Served, upstream: Served) -> Iterator[Served]:
     """The gateway most tests share: one route of each kind, all to the echo upstream."""
     up = upstream.url

@@ -136,3 +136,24 @@ def test_gateway_process_memory_stays_flat_moving_50_mb_each_way(
         grown_mib = (_peak_rss_kib(pid) - before) / 1024
     # 50 MB went through each way; a gateway that held either would grow by it.
     assert grown_mib < 16, f"peak memory grew by {grown_mib:.1f} MiB"
+
+
+def test_clients_that_hang_up_mid_transfer_leave_the_gateway_healthy(
+    gateway: Served, client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import socket
+
+    caplog.set_level(logging.WARNING)
+
+    port = gateway.thread.port
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        head = f"POST /public/up HTTP/1.1\r\nHost: x\r\nContent-Length: {TOTAL}\r\n\r\n"
+        sock.sendall(head.encode() + CHUNK * 2)  # then hang up, 48 MB short
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET /public/f?download={TOTAL} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # then hang up mid-body
+    for _ in range(5):
+        assert client.get("/public/after").status_code == 200
+    crashes = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert crashes == [], [r.getMessage() for r in crashes]

@@ -9,17 +9,23 @@ flag is the config key of the same name (``--auth-server`` is
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+from typing import Any, Final
 
 from ._output import Console
 from ._registry import USAGE_ERROR, CliError, Commands
 
-__all__ = ["register"]
+__all__ = ["SECRET_ENV", "gateway_settings", "register"]
+
+#: The client secret for the auth server's revocation feed (with --client-id).
+SECRET_ENV: Final = "JOTGATE_GATEWAY_CLIENT_SECRET"
 
 _EPILOG = """\
 A route is PREFIX=URL, then optional keys of a [[routes]] table:
   --route "/admin=http://127.0.0.1:9003 roles=admin scopes=notes:write strip_prefix"
-Durations accept 30s, 500ms, 2m or seconds.
+Durations accept 30s, 500ms, 2m or seconds. The client secret that goes with
+--client-id (for the auth server's /auth/revocations) is read from
+JOTGATE_GATEWAY_CLIENT_SECRET or the file's client_secret, never from a flag.
 
 examples:
   jotgate gateway --listen 127.0.0.1:8080 --auth-server http://127.0.0.1:8000 \\
@@ -50,6 +56,7 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--revocation-channel", "revocation_channel", "Redis channel (default jotgate:revocations)"),
     ("--revocation-key-prefix", "revocation_key_prefix", "Redis key prefix (jotgate:revoked:)"),
     ("--revocation-poll-interval", "revocation_poll_interval", "poll interval (default 0.5s)"),
+    ("--client-id", "client_id", "the gateway's client id at the auth server (revocation feed)"),
     ("--upstream-timeout", "upstream_timeout", "upstream read/write timeout (default 30s)"),
     ("--connect-timeout", "connect_timeout", "upstream connect timeout (default 5s)"),
     ("--max-connections", "max_connections", "upstream connection pool size (default 200)"),
@@ -106,6 +113,10 @@ def gateway_settings(args: argparse.Namespace) -> Any:
         for key, value in vars(args).items()
         if key.startswith("setting_") and value is not None
     }
+    # Never a flag: every user of ps would see it.
+    secret = os.environ.get(SECRET_ENV)
+    if secret:
+        overrides["client_secret"] = secret
     try:
         return load(args.config, overrides, routes=args.route, public_routes=args.public_route)
     except SettingsError as exc:

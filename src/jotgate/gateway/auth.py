@@ -24,10 +24,12 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Final
+from urllib.parse import quote_plus
 
 from jotgate.errors import JoseError
 from jotgate.jwks import RemoteKeySet
@@ -149,6 +151,14 @@ class Authenticator:
             await self._keys.aclose()
 
 
+def _client_credentials(settings: Settings) -> dict[str, str]:
+    """HTTP Basic for the auth server's service endpoints (RFC 6749 §2.3.1 encoding)."""
+    if settings.client_id is None or settings.client_secret is None:
+        return {}
+    pair = f"{quote_plus(settings.client_id)}:{quote_plus(settings.client_secret)}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+
+
 def _revocation_source(settings: Settings) -> RevocationSource | None:
     if settings.redis_url is not None:
         from jotgate.middleware.redis_revocations import RedisRevocations
@@ -166,6 +176,7 @@ def _revocation_source(settings: Settings) -> RevocationSource | None:
             settings.auth_server + "/auth/revocations",
             interval=settings.revocation_poll_interval,
             timeout=settings.connect_timeout,
+            headers=_client_credentials(settings),
         )
     log.warning("no auth_server and no redis_url: logouts are not seen before tokens expire")
     return None

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ._convert import (
@@ -113,7 +113,10 @@ class Settings:
     ``auth_server`` is the authentication server's base URL: the JWKS is read
     from ``<auth_server>/.well-known/jwks.json`` (or ``jwks_url``), the issuer
     defaults to it, and the paths under ``auth_paths`` are passed through to
-    it so clients talk to a single origin.
+    it so clients talk to a single origin. Logouts arrive through Redis
+    when ``redis_url`` is set, else by polling ``/auth/revocations``, which
+    the server admits for a service client: ``client_id``/``client_secret``
+    (one of the server's ``INTROSPECTION_CLIENTS``).
     """
 
     listen: tuple[str, int] = ("127.0.0.1", 8080)
@@ -134,6 +137,8 @@ class Settings:
     revocation_channel: str = "jotgate:revocations"
     revocation_key_prefix: str = "jotgate:revoked:"
     revocation_poll_interval: float = 0.5
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     upstream_timeout: float = 30.0
     connect_timeout: float = 5.0
     max_connections: int = 200
@@ -171,7 +176,7 @@ class Settings:
                 try:
                     values[name] = _CONVERTERS[name](value)
                 except (TypeError, ValueError) as exc:
-                    problems.append(f"{name}: {exc}")
+                    problems.append(f"{name}: {exc}")  # messages never quote a secret
         if not problems:
             settings = cls(**values)
             problems.extend(settings._cross_checks())
@@ -185,6 +190,8 @@ class Settings:
             problems.append("auth_server: needed (or jwks_url) to know the signing keys")
         if not self.routes:
             problems.append("routes: none configured (--route PREFIX=URL or [[routes]])")
+        if (self.client_id is None) != (self.client_secret is None):
+            problems.append("client_id: needs client_secret too (and the other way round)")
         if self.jwks_min_age > self.jwks_max_age:
             problems.append("jwks_min_age: must not exceed jwks_max_age")
         own = {"/healthz", self.verify_path}
@@ -254,6 +261,8 @@ _CONVERTERS: Final[dict[str, Any]] = {
     "revocation_key_prefix": text,
     # The issue's promise: a logout is seen at the gateway within 1 second.
     "revocation_poll_interval": seconds(lower=0.05, upper=1.0),
+    "client_id": lambda value: text(value) or None,
+    "client_secret": lambda value: _secret(value),
     "upstream_timeout": seconds(lower=0.01),
     "connect_timeout": seconds(lower=0.01),
     "max_connections": int_in(1, 10_000),
@@ -268,6 +277,15 @@ def _expired_status(value: Any) -> int:
     if status not in (401, 419):
         raise ValueError("must be 401 or 419")
     return status
+
+
+def _secret(value: Any) -> str | None:
+    secret = value if isinstance(value, str) else text(value)
+    if not secret:
+        return None
+    if len(secret.encode()) < 16:
+        raise ValueError("must be at least 16 bytes")
+    return secret
 
 
 def _redis_url(value: Any) -> str | None:
