@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from .bodylimit import BodySizeLimit
 from .errors import install_error_handlers
-from .routes import account, auth, edge, meta, oauth
+from .routes import account, auth, edge, meta, oauth, revocations
 from .runtime import open_runtime
 from .settings import Settings
 
@@ -59,4 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meta.router)
     app.include_router(edge.router)
     app.include_router(oauth.router)
+    app.include_router(revocations.router)
     return app

@@ -1,7 +1,13 @@
 """Revoked sessions, by ``sid``: their access tokens are refused until they expire.
 
 Kept in Redis when configured (keys expire by themselves), otherwise in the
-``denylist`` table. Each process caches answers: "revoked" forever (a
+``denylist`` table. The Redis keys and messages are the revocation wire
+format of docs/middleware.md, so verifiers elsewhere (``RedisRevocations``
+with its default names) read exactly what the server writes: key
+``jotgate:revoked:sid:<sid>`` holding ``exp`` with a TTL to match, and a
+``PUBLISH jotgate:revocations`` of ``[{"sid": ..., "exp": ...}, ...]``.
+
+Each process caches answers: "revoked" forever (a
 revocation is never undone), "not revoked" for at most
 ``denylist_cache_seconds`` (<= 1 s), so a logout made through any process is
 seen by every other one within that time.
@@ -10,6 +16,7 @@ seen by every other one within that time.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any, Final, Protocol
 
@@ -22,7 +29,10 @@ from .models import DenylistEntry
 
 __all__ = ["DatabaseDenylist", "Denylist", "DenylistStore", "RedisDenylist"]
 
-_REDIS_PREFIX: Final = "jotgate:deny:sid:"
+#: docs/middleware.md: ``RedisRevocations``' default key prefix and channel.
+REDIS_KEY_PREFIX: Final = "jotgate:revoked:"
+REDIS_CHANNEL: Final = "jotgate:revocations"
+_REDIS_PREFIX: Final = REDIS_KEY_PREFIX + "sid:"
 _CACHE_LIMIT: Final = 100_000
 
 
@@ -80,17 +90,23 @@ async def add_in_transaction(db: AsyncSession, sids: list[str], until: dt.dateti
 
 
 class RedisDenylist:
-    """``SET jotgate:deny:sid:<sid> 1 EX <seconds>``: Redis expires entries itself."""
+    """``SET jotgate:revoked:sid:<sid> <exp> EX <seconds>`` then ``PUBLISH``: the wire format."""
 
     def __init__(self, redis: Any) -> None:
         self._redis = redis
 
     async def add(self, sids: list[str], until: dt.datetime) -> None:
-        """One pipeline round trip for all ``sids``."""
+        """One pipeline round trip: every key, then one message listing them all.
+
+        Keys come first, so a verifier that subscribes and scans at this very
+        moment finds the entry in one or the other.
+        """
         seconds = max(1, int((until - dt.datetime.now(dt.UTC)).total_seconds()) + 1)
+        exp = int(until.timestamp())
         async with self._redis.pipeline(transaction=False) as pipe:
             for sid in sids:
-                pipe.set(_REDIS_PREFIX + sid, b"1", ex=seconds)
+                pipe.set(_REDIS_PREFIX + sid, str(exp), ex=seconds)
+            pipe.publish(REDIS_CHANNEL, json.dumps([{"sid": sid, "exp": exp} for sid in sids]))
             await pipe.execute()
 
     async def contains(self, sid: str) -> bool:

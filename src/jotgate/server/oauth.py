@@ -28,11 +28,14 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from .errors import ApiError
+from .runtime import Runtime
 from .settings import Settings
+from .tokens import require_role
 
 __all__ = [
     "BASIC_CHALLENGE",
     "OAuthError",
+    "authenticate_service",
     "authenticated_client",
     "form_body_schema",
     "oauth_error_response",
@@ -183,6 +186,31 @@ def authenticated_client(
     if not client_id or not _secret_matches(settings, client_id, secret):
         raise _invalid_client(basic)
     return Client(client_id)
+
+
+async def authenticate_service(request: Request, runtime: Runtime, form: Mapping[str, str]) -> None:
+    """Admit a service caller (introspection, the revocation feed), or raise.
+
+    HTTP Basic (or body) credentials of a client in ``INTROSPECTION_CLIENTS``,
+    or a bearer access token carrying the ``introspect`` role. Bearer failures
+    raise the usual :class:`ApiError` (RFC 6750 401/403), the rest 401
+    ``invalid_client``.
+    """
+    if authenticated_client(request, form, runtime.settings) is not None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        claims = await runtime.tokens.authenticate(value.strip())
+        require_role(claims, "introspect")
+        return
+    raise OAuthError(
+        "invalid_client",
+        "authenticate with HTTP Basic client credentials or a bearer token "
+        "with the introspect role",
+        status=401,
+        headers={"WWW-Authenticate": f'{BASIC_CHALLENGE}, Bearer realm="jotgate"'},
+    )
 
 
 def form_body_schema(

@@ -19,6 +19,7 @@ from .denylist import DatabaseDenylist, Denylist, DenylistStore, RedisDenylist
 from .keystore import KeyStore, server_sealer
 from .logins import LoginService
 from .passwords import PasswordService
+from .revocation_feed import purge_expired as purge_feed
 from .sessions import SessionService
 from .settings import Settings
 from .throttle import LoginThrottle, ThrottlePolicy
@@ -62,6 +63,7 @@ class Runtime:
                 await self.sessions.wipe_expired_grace()
                 if isinstance(self.denylist.store, DatabaseDenylist):
                     await self.denylist.store.purge_expired()
+                await purge_feed(self.db)
                 if isinstance(self.throttle.store, DatabaseThrottleStore):
                     await self.throttle.store.purge_expired(self.throttle.clock())
             except Exception:  # a DB hiccup must not kill the loop

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import audit
 from .audit import ClientInfo
-from .denylist import DatabaseDenylist, Denylist, add_in_transaction
+from .denylist import DatabaseDenylist, Denylist
 from .errors import ApiError, invalid_token
 from .models import RefreshToken, Session, User
+from .revocation_feed import record_revocations
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
 from .settings import Settings
@@ -303,9 +304,9 @@ class SessionService:
             .values(successor_sealed=None)
             .execution_options(synchronize_session=False)
         )
-        if isinstance(self._denylist.store, DatabaseDenylist):
-            # Same transaction: the logout and the denial commit together.
-            await add_in_transaction(db, sids, self._deny_until())
+        # Same transaction: the logout, its denial and its feed entry commit together.
+        denylist_in_db = isinstance(self._denylist.store, DatabaseDenylist)
+        await record_revocations(db, sids, self._deny_until(), denylist_in_db=denylist_in_db)
         into.sids.extend(sids)
 
     async def publish(self, revoked: Revocations) -> None:

@@ -15,9 +15,9 @@ from ..deps import RuntimeDep
 from ..errors import ApiError
 from ..introspection import describe, revoke
 from ..oauth import (
-    BASIC_CHALLENGE,
     NO_STORE,
     OAuthError,
+    authenticate_service,
     authenticated_client,
     form_body_schema,
     oauth_error_response,
@@ -26,7 +26,6 @@ from ..oauth import (
 )
 from ..runtime import Runtime
 from ..session_records import TokenPair
-from ..tokens import require_role
 from ..transport import client_info
 
 router = APIRouter(tags=["oauth"])
@@ -113,24 +112,6 @@ async def token(request: Request, runtime: RuntimeDep) -> Response:
         return oauth_error_response(to_oauth_error(exc))
 
 
-async def _introspection_caller(request: Request, runtime: Runtime, form: dict[str, str]) -> None:
-    if authenticated_client(request, form, runtime.settings) is not None:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        claims = await runtime.tokens.authenticate(value.strip())
-        require_role(claims, "introspect")
-        return
-    raise OAuthError(
-        "invalid_client",
-        "authenticate with HTTP Basic client credentials or a bearer token "
-        "with the introspect role",
-        status=401,
-        headers={"WWW-Authenticate": f'{BASIC_CHALLENGE}, Bearer realm="jotgate"'},
-    )
-
-
 @router.post(
     "/auth/introspect", openapi_extra=_TOKEN_FORM_ONLY, responses={**_ERRORS, 403: _OAUTH_ERROR}
 )
@@ -143,7 +124,7 @@ async def introspect(request: Request, runtime: RuntimeDep) -> Response:
     """
     try:
         form = await read_form(request)
-        await _introspection_caller(request, runtime, form)
+        await authenticate_service(request, runtime, form)
         token = _required(form, "token")
         answer = await describe(runtime, token, form.get("token_type_hint"))
         return JSONResponse(answer, headers=NO_STORE)
