@@ -106,7 +106,13 @@ async def open_runtime(settings: Settings) -> Runtime:
         redis = await _connect_redis(settings.redis_url) if settings.redis_url else None
         store: DenylistStore = RedisDenylist(redis) if redis is not None else DatabaseDenylist(db)
         denylist = Denylist(store, negative_ttl=settings.denylist_cache_seconds)
-        keys = KeyStore(db, alg=settings.signing_alg, secret=settings.secret)
+        keys = KeyStore(
+            db,
+            alg=settings.signing_alg,
+            secret=settings.secret,
+            # A replaced key verifies until its last token expires, plus leeway.
+            retain_for=settings.access_token_ttl + 60,
+        )
         await keys.start()
         sealer = await server_sealer(db, purpose="refresh-successor", secret=settings.secret)
         passwords = PasswordService(
