@@ -24,8 +24,12 @@ FORGED = [
     ("x_session_id", "stolen"),
     ("X-Tenant-Id", "other-tenant"),  # configured by name
     ("X-Internal-Flag", "1"),  # configured as a family: X-Internal-*
+    ("X-Forwarded-User", "admin"),  # what oauth2-proxy tells its upstreams
+    ("Remote-User", "admin"),  # Authelia's
+    ("X-Original-URL", "/admin"),  # a path override Symfony/IIS honour
 ]
-IDENTITY_NAMES = {"x-user-", "x-auth-", "x-session-id", "x-tenant-id", "x-internal-"}
+IDENTITY_NAMES = {"x-user-", "x-auth-", "x-session-id", "x-tenant-id", "x-internal-",
+                  "x-forwarded-user", "remote-user", "x-original-url"}  # fmt: skip
 
 
 def _identity_headers(echo: dict[str, object]) -> list[list[str]]:

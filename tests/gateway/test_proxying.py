@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -108,8 +109,11 @@ def test_response_hop_by_hop_headers_are_removed(client: httpx.Client, upstream:
 
 
 def test_forwarding_headers_describe_the_client_not_what_it_claims(client: httpx.Client) -> None:
-    forged = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil", "Forwarded": "for=6"}
+    forged = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil", "Forwarded": "for=6",
+              "X-Forwarded-Prefix": "//evil.example", "X-Real-IP": "6.6.6.6"}  # fmt: skip
     echo = client.get("/public/x", headers={**forged, "Host": "shop.example"}).json()
+    assert header_values(echo, "x-forwarded-prefix") == []
+    assert header_values(echo, "x-real-ip") == []
     assert header_values(echo, "x-forwarded-for") == ["127.0.0.1"]
     assert header_values(echo, "x-forwarded-proto") == ["http"]
     assert header_values(echo, "x-forwarded-host") == ["shop.example"]
@@ -179,3 +183,33 @@ def test_auth_routes_pass_through_to_the_auth_server(client: httpx.Client) -> No
     jwks = client.get("/.well-known/jwks.json")
     assert jwks.status_code == 200
     assert jwks.json()["keys"][0]["kid"] == "k1"
+
+
+def test_served_without_lifespan_the_gateway_starts_on_first_request(
+    auth_server: Served, upstream: Served, stand_in: AuthStandIn
+) -> None:
+    from jotgate.gateway import Gateway, load
+
+    from .servers import ServerThread
+
+    settings = load(None, {"auth_server": auth_server.url, "revocation_poll_interval": 0.1},
+                    routes=[f"/api={upstream.url}"])  # fmt: skip
+    app = Gateway(settings)
+
+    async def served(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/test-shutdown":
+            await app.shutdown()  # on the server's loop, which owns the connections
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    thread = ServerThread(served, lifespan="off").start()
+    try:
+        token = stand_in.token()
+        response = httpx.get(thread.url + "/api/x", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        assert app.auth.feed_started
+    finally:
+        httpx.get(thread.url + "/test-shutdown")
+        thread.stop()

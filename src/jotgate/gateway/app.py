@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -88,6 +89,8 @@ class Gateway:
         verify = settings.verify_path
         self._verify_prefix = verify + "/"
         self._verify_path = verify
+        self._started = False
+        self._starting = asyncio.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point: ``lifespan`` and ``http``; websockets are refused."""
@@ -102,11 +105,15 @@ class Gateway:
 
     async def startup(self) -> None:
         """Open the upstream pool, fetch the keys, start the revocation feed."""
-        await self.upstreams.start()
-        await self.auth.start()
+        async with self._starting:
+            if not self._started:
+                await self.upstreams.start()
+                await self.auth.start()
+                self._started = True
 
     async def shutdown(self) -> None:
         """Stop the feed and close every connection."""
+        self._started = False
         await self.auth.stop()
         await self.upstreams.stop()
 
@@ -129,6 +136,10 @@ class Gateway:
     # -- requests ----------------------------------------------------------
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._started:
+            # Served without lifespan events (uvicorn --lifespan off): start
+            # on the first request rather than run without a revocation feed.
+            await self.startup()
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         rid = request_id(headers)
         path: str = scope["path"]

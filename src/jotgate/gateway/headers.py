@@ -53,11 +53,34 @@ _HOP_BY_HOP: Final = frozenset(
 # Set again by the gateway (host: by the upstream URL; expect: uvicorn already
 # answered 100-continue to the client).
 _REPLACED: Final = frozenset({b"host", b"expect", b"x-request-id"})
+# The ones the gateway sets; the rest of X-Forwarded-* (Prefix, Port, Uri...)
+# passes only when forwarding headers are trusted.
 _FORWARDING: Final = frozenset(
     {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-real-ip"}
 )
 _IDENTITY_PREFIXES: Final = (b"x-user-", b"x-auth-")
-_IDENTITY_NAMES: Final = frozenset({b"x-session-id"})
+_IDENTITY_NAMES: Final = frozenset(
+    {
+        b"x-session-id",
+        # What other proxies (oauth2-proxy, Authelia, Apache) tell their
+        # upstreams: a service written for one of them must not trust a client.
+        b"x-forwarded-user",
+        b"x-forwarded-email",
+        b"x-forwarded-groups",
+        b"x-forwarded-preferred-username",
+        b"x-forwarded-access-token",
+        b"x-remote-user",
+        b"remote-user",
+        b"remote-groups",
+        b"remote-email",
+        b"remote-name",
+        # Path overrides some frameworks honour (Symfony, IIS): /public with
+        # X-Original-URL: /admin would reach /admin under /public's rules.
+        b"x-original-url",
+        b"x-original-uri",
+        b"x-rewrite-url",
+    }
+)
 _REQUEST_ID: Final = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 # What may go into a header value unencoded: visible ASCII and spaces.
 _SAFE_VALUE: Final = re.compile(r"^[\x20-\x7e]*$")
@@ -115,7 +138,8 @@ class HeaderPolicy:
         """The request headers an upstream receives.
 
         Identity headers, hop-by-hop headers (and those listed in
-        ``Connection``), ``Host`` and, unless ``keep_authorization``,
+        ``Connection``), ``Host``, path overrides (``X-Original-URL``...),
+        untrusted ``X-Forwarded-*`` and, unless ``keep_authorization``,
         ``Authorization`` are dropped; ``identity`` and the forwarding
         headers are added.
         """
@@ -132,6 +156,8 @@ class HeaderPolicy:
             if name in _FORWARDING:
                 if self.trust_forwarded and name not in trusted:
                     trusted[name] = value
+                continue
+            if name.startswith(b"x-forwarded-") and not self.trust_forwarded:
                 continue
             out.append((name, value))
         out.extend(identity)
