@@ -32,10 +32,12 @@ __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 #: Modules (under ``jotgate.cli``) that add commands, in ``--help`` order.
 COMMAND_GROUPS: tuple[str, ...] = (
     "keys",
+    "keys_admin",
     "token",
     "serve",
     "users",
     "gateway",
+    "audit",
 )
 
 _EPILOG = """\

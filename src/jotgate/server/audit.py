@@ -74,10 +74,17 @@ def record(
 
 
 async def list_events(
-    db: AsyncSession, *, user_id: str | None = None, event: str | None = None, limit: int = 100
+    db: AsyncSession,
+    *,
+    user_id: str | None = None,
+    event: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 100,
 ) -> list[AuditEvent]:
-    """Newest first, optionally for one user or one event name."""
+    """Newest first, optionally for one user, one event name, or from ``since`` on."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
     if user_id is not None:
         query = query.where(AuditEvent.user_id == user_id)
     if event is not None:

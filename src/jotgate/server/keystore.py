@@ -40,10 +40,19 @@ from . import audit
 from .models import ServerSecret, SigningKey
 from .sealing import Sealer, SealError
 
-__all__ = ["KeyState", "KeyStore", "KeyStoreError", "LoadedKeys", "key_states", "server_sealer"]
+__all__ = [
+    "KeyState",
+    "KeyStore",
+    "KeyStoreError",
+    "LoadedKeys",
+    "alg_in_use",
+    "key_states",
+    "server_sealer",
+]
 
 RELOAD_SECONDS: Final = 60.0
 _UNKNOWN_KID_COOLDOWN: Final = 1.0
+_JWKS_FRESH: Final = 5.0
 
 
 class KeyStoreError(RuntimeError):
@@ -157,6 +166,19 @@ class KeyStore:
         """
         activates_at = _now() + dt.timedelta(seconds=activate_after)
         async with self._sessions() as db, db.begin():
+            stored = (await db.scalars(select(SigningKey.encrypted))).all()
+            if any(sealed != (self._sealer is not None) for sealed in stored):
+                # A key sealed differently from the others would stop every
+                # server that opens them all (an operator ran this without SECRET).
+                raise KeyStoreError(
+                    "the stored keys are "
+                    + (
+                        "sealed: set JOTGATE_SECRET"
+                        if any(stored)
+                        else "not sealed: unset JOTGATE_SECRET"
+                    )
+                    + " as the server has it"
+                )
             kid = await self._insert_new_key(db, activates_at=activates_at)
             audit.record(
                 db, "key_rotated", kid=kid, alg=self._alg, activates_at=activates_at.isoformat()
@@ -257,11 +279,27 @@ class KeyStore:
         return await self.reload()
 
     async def public_jwks(self) -> dict[str, Any]:
-        """The JWK Set of public keys to publish (empty for HMAC, which has none)."""
+        """The JWK Set of public keys to publish (empty for HMAC, which has none).
+
+        Read again when the cache is over :data:`_JWKS_FRESH` old, so a key
+        rotated in by another process (or ``jotgate keys rotate``) is published
+        within seconds, long before it may sign.
+        """
+        if time.monotonic() - self._loaded_at > _JWKS_FRESH:
+            await self.reload()
         loaded = await self.current()
         if loaded.signing.is_symmetric:
             return {"keys": []}
         return loaded.verifying.to_jwks(private=False)
+
+
+async def alg_in_use(sessions: async_sessionmaker[AsyncSession]) -> str | None:
+    """The algorithm of the key signing now (what the servers are configured with)."""
+    async with sessions() as db:
+        rows = (await db.scalars(select(SigningKey))).all()
+    now = _now()
+    live = [r for r in rows if r.active and r.retired_at is None and _activates(r) <= now]
+    return max(live, key=_activates).alg if live else None
 
 
 async def server_sealer(
