@@ -91,3 +91,18 @@ def test_login_call_and_logout_through_the_gateway(front_door: str) -> None:
             time.sleep(0.02)
         assert response.status_code == 401
         assert response.json()["error"] == "token_revoked"
+
+
+def test_without_client_credentials_the_poll_is_refused_and_says_why(
+    tmp_path: Path, upstream: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = _auth_server(tmp_path)
+    gateway = start_gateway(auth.url, [f"/api={upstream.url}"], issuer=ISSUER)
+    try:
+        health = httpx.get(gateway.url + "/healthz").json()
+        assert health["revocations"] == "starting"  # the gateway runs, and says so
+        messages = [r.getMessage() for r in caplog.records if r.name == "jotgate.gateway"]
+        assert any("answered 401 - set client_id" in m for m in messages), messages
+    finally:
+        gateway.thread.stop()
+        auth.stop()

@@ -34,6 +34,7 @@ from urllib.parse import quote_plus
 from jotgate.errors import JoseError
 from jotgate.jwks import RemoteKeySet
 from jotgate.middleware import AuthError, Claims, RevocationSource, Verifier
+from jotgate.middleware.polling import RevocationFeedError
 from jotgate.middleware.transport import find_token
 
 from .settings import Settings
@@ -119,7 +120,7 @@ class Authenticator:
             try:
                 await self.verifier.start()
             except Exception as exc:  # any failure: retried below
-                log.warning("revocation feed not started (%s); retrying", type(exc).__name__)
+                log.warning("revocation feed not started (%s); retrying", _why(exc))
                 self._starter = asyncio.create_task(self._keep_starting())
             else:
                 self.feed_started = True
@@ -131,7 +132,7 @@ class Authenticator:
             try:
                 await self.verifier.start()
             except Exception as exc:
-                log.warning("revocation feed not started (%s); retrying", type(exc).__name__)
+                log.warning("revocation feed not started (%s); retrying", _why(exc))
                 # Back off, but not far: until the feed runs, logouts go unseen.
                 delay = min(delay * 2, 5.0)
             else:
@@ -149,6 +150,15 @@ class Authenticator:
         await self.verifier.stop()
         if self._keys is not None:
             await self._keys.aclose()
+
+
+def _why(exc: Exception) -> str:
+    """A log-safe reason: the feed's own messages (statuses), else only the error's type."""
+    if isinstance(exc, RevocationFeedError):
+        hint = " - set client_id and its secret" if "401" in str(exc) or "403" in str(exc) else ""
+        return f"{exc}{hint}"
+    # Other messages may quote a URL with credentials (redis://:pw@...).
+    return type(exc).__name__
 
 
 def _client_credentials(settings: Settings) -> dict[str, str]:
