@@ -52,7 +52,6 @@ __all__ = [
 
 RELOAD_SECONDS: Final = 60.0
 _UNKNOWN_KID_COOLDOWN: Final = 1.0
-_JWKS_FRESH: Final = 5.0
 
 
 class KeyStoreError(RuntimeError):
@@ -281,12 +280,11 @@ class KeyStore:
     async def public_jwks(self) -> dict[str, Any]:
         """The JWK Set of public keys to publish (empty for HMAC, which has none).
 
-        Read again when the cache is over :data:`_JWKS_FRESH` old, so a key
-        rotated in by another process (or ``jotgate keys rotate``) is published
-        within seconds, long before it may sign.
+        Read from the database on every call, so a key rotated in by another
+        process (or ``jotgate keys rotate``) is published at once. The query is
+        small, opened keys are cached, and clients cache the document anyway.
         """
-        if time.monotonic() - self._loaded_at > _JWKS_FRESH:
-            await self.reload()
+        await self.reload()
         loaded = await self.current()
         if loaded.signing.is_symmetric:
             return {"keys": []}
