@@ -12,8 +12,10 @@ import uuid
 
 import httpx
 
-from .conftest import REDIS_HOST, REDIS_PORT, GatewayFactory, Served, need_redis
-from .servers import AuthStandIn
+from jotgate import jwk
+
+from .conftest import REDIS_HOST, REDIS_PORT, GatewayFactory, Served, need_redis, start_gateway
+from .servers import AuthStandIn, ServerThread
 
 
 def _status(c: httpx.Client, token: str) -> httpx.Response:
@@ -69,19 +71,24 @@ def test_logout_pushed_through_redis_reaches_the_gateway(
 
 
 def test_logout_polled_from_the_auth_server_without_a_lookup_per_request(
-    make_gateway: GatewayFactory, upstream: Served, stand_in: AuthStandIn
+    upstream: Served, signing_keys: list[jwk.Key]
 ) -> None:
-    gw = make_gateway([f"/api={upstream.url}"], revocation_poll_interval=0.5)
+    # An auth server of its own, so every poll it counts is this gateway's.
+    stand_in = AuthStandIn([signing_keys[0]])
+    auth = ServerThread(stand_in).start()
+    stand_in.url = auth.url
+    gw = start_gateway(auth.url, [f"/api={upstream.url}"], revocation_poll_interval=0.5)
     token = stand_in.token(sid="polled-session")
-    with httpx.Client(base_url=gw.url) as c:
-        polls = stand_in.revocation_polls
-        for _ in range(100):
-            assert _status(c, token).status_code == 200
-        # Polls follow the clock (one per 0.5 s), not the traffic.
-        assert stand_in.revocation_polls - polls < 50
-        stand_in.revoked.append({"sid": "polled-session", "exp": time.time() + 900})
-        try:
+    try:
+        with httpx.Client(base_url=gw.url) as c:
+            polls = stand_in.revocation_polls
+            for _ in range(100):
+                assert _status(c, token).status_code == 200
+            # Polls follow the clock (one per 0.5 s), not the traffic.
+            assert stand_in.revocation_polls - polls < 50
+            stand_in.revoked.append({"sid": "polled-session", "exp": time.time() + 900})
             response = _wait_refused(c, token)
-        finally:
-            stand_in.revoked.clear()
-        assert response.json()["error"] == "token_revoked"
+            assert response.json()["error"] == "token_revoked"
+    finally:
+        gw.thread.stop()
+        auth.stop()
