@@ -1,0 +1,1 @@
+"""Edge proxies (nginx, Traefik, Envoy) in front of jotgate: the deploy/ examples."""
