@@ -56,6 +56,10 @@ class _State:
     failed: FetchError | None = None  # why the last fetch failed, when it did
 
 
+#: Retry interval while no key set has ever been fetched (capped by cooldown).
+_RETRY_WITHOUT_KEYS = 1.0
+
+
 def _seconds(name: str, value: float, *, zero_ok: bool = False) -> float:
     if (
         isinstance(value, bool)
@@ -111,8 +115,9 @@ class RemoteKeySet:
       ``application/jwk-set+json``, a body over ``max_bytes``, a document
       with no usable public key) keeps the last good keys, logs a warning on
       the ``jotgate.jwks`` logger and is retried at most once per ``cooldown``
-      (also while no fetch has succeeded yet: a dead key server costs one
-      fetch per cooldown, not one per request).
+      (once a second while no fetch has succeeded yet: a verifier that starts
+      before its key server recovers within a second, and a dead key server
+      still costs one fetch a second, not one per request).
       Keys are kept however old: an outage of the key server should not
       become an outage of every service that verifies its tokens.
     - Redirects are not followed. Secret (``oct``) keys in the document are
@@ -236,9 +241,12 @@ class RemoteKeySet:
         state, now = self._state, self._clock()
         if state.attempted_at is None:
             return True
-        may_retry = now - state.attempted_at >= self.cooldown
+        since = now - state.attempted_at
+        may_retry = since >= self.cooldown
         if state.keys is None:
-            return may_retry
+            # Nothing to serve yet: every token is refused until a fetch works,
+            # so retry soon (a verifier often starts before its key server).
+            return since >= min(self.cooldown, _RETRY_WITHOUT_KEYS)
         if now >= state.expires_at:
             # Stale: refresh at once, unless the last try failed recently.
             return state.failed is None or may_retry
