@@ -215,6 +215,52 @@ async def test_a_block_is_audited_without_secrets(limited: Server) -> None:
     assert "wrong password!" not in repr([r.detail for r in rows])
 
 
+async def change_password(
+    server: Server, access: str, current: str, ip: str, new: str = "a new passphrase 42"
+) -> httpx.Response:
+    return await server.client.post(
+        "/auth/password",
+        json={"current_password": current, "new_password": new},
+        headers={"Authorization": f"Bearer {access}", "X-Forwarded-For": ip},
+    )
+
+
+async def test_wrong_current_passwords_are_throttled_like_logins(limited: Server) -> None:
+    clock = with_clock(limited)
+    name, ip = fresh_name(), fresh_ip()
+    await limited.register(name)
+    access = (await attempt(limited, name, PASSWORD, ip)).json()["access_token"]
+    thief_ip = fresh_ip()  # a stolen access token, used from elsewhere
+    for _ in range(3):
+        wrong = await change_password(limited, access, "wrong password!", thief_ip)
+        assert wrong.status_code == 401
+        assert wrong.json()["error"] == "invalid_credentials"
+    blocked = await change_password(limited, access, PASSWORD, thief_ip)  # even the right one
+    assert blocked.status_code == 429
+    assert blocked.json()["error"] == "too_many_attempts"
+    assert blocked.headers["retry-after"] == "1"
+    # One password, one count: the login door is blocked too for unknown addresses.
+    assert (await attempt(limited, name, PASSWORD, fresh_ip())).status_code == 429
+    clock.now += 1
+    changed = await change_password(limited, access, PASSWORD, thief_ip)
+    assert changed.status_code == 200
+
+
+async def test_password_changes_count_on_the_address_across_accounts(limited: Server) -> None:
+    with_clock(limited)
+    ip = fresh_ip()
+    tokens = []
+    for _ in range(3):
+        name = fresh_name()
+        await limited.register(name)
+        tokens.append((await attempt(limited, name, PASSWORD, fresh_ip())).json()["access_token"])
+    for i in range(6):  # 2 per account: under the account threshold, at the address's
+        answer = await change_password(limited, tokens[i % 3], "wrong password!", ip)
+        assert answer.status_code == 401
+    assert (await change_password(limited, tokens[0], PASSWORD, ip)).status_code == 429
+    assert (await change_password(limited, tokens[0], PASSWORD, fresh_ip())).status_code == 200
+
+
 async def _counted_across(servers: list[Server]) -> None:
     clock = with_clock(*servers)
     name, ip = fresh_name(), fresh_ip()

@@ -25,6 +25,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorBody},
     409: {"model": ErrorBody},
     422: {"model": ErrorBody},
+    429: {"model": ErrorBody},
 }
 
 
@@ -65,9 +66,12 @@ async def change_password(
     claims: Authenticated,
     runtime: RuntimeDep,
 ) -> TokenResponse:
-    """Change the password; every session ends, and a fresh one is returned."""
+    """Change the password; every session ends, and a fresh one is returned.
+
+    Wrong current passwords count like failed logins: 429 ``too_many_attempts``.
+    """
     client = client_info(request)
-    user = await runtime.users.change_password(
+    user = await runtime.logins.change_password(
         claims.sub, body.current_password, body.new_password, client=client
     )
     pair = await runtime.sessions.start(user, client=client)
