@@ -163,3 +163,28 @@ async def test_the_asgi_middleware_works_under_litestar(make_token: MakeToken) -
         expired = await http.get("/me", headers=bearer(make_token(lifetime=-1)))
     assert ok.json() == {"sub": "ls-1"}
     assert (expired.status_code, expired.json()["error"]) == (419, "token_expired")
+
+
+@pytest.mark.anyio
+async def test_without_install_a_refused_token_is_still_a_401_never_a_500(
+    make_token: MakeToken,
+) -> None:
+    app = FastAPI()  # no install(): FastAPI's own HTTPException handler renders it
+    reader = require_token(make_verifier(), scopes=["notes:read"])
+
+    @app.get("/notes")
+    async def notes(claims: Annotated[Claims, Depends(reader)]) -> dict[str, Any]:
+        return {"sub": claims.sub}
+
+    async with client(app) as http:
+        missing = await http.get("/notes")
+        forged = await http.get("/notes", headers=bearer(make_token()[:-4] + "AAAA"))
+        lacking = await http.get("/notes", headers=bearer(make_token(scope="other")))
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.json()["detail"]["error"] == "missing_token"
+    assert forged.status_code == 401
+    assert forged.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert forged.json()["detail"]["error"] == "invalid_token"
+    assert lacking.status_code == 403
+    assert lacking.json()["detail"]["error"] == "insufficient_scope"

@@ -67,9 +67,9 @@ class AuthError(Exception):
 
     ``status``, ``code`` (the JSON ``error``), ``message``, and ``headers``
     (a list of (name, value) strings, ``WWW-Authenticate`` included).
-    ``body`` is the encoded JSON. Raised by the FastAPI dependency and
-    rendered by :func:`jotgate.middleware.fastapi.install`; the other faces
-    answer with it directly.
+    ``body`` is the encoded JSON. The FastAPI dependency raises it wrapped
+    in ``TokenRejected`` (an ``HTTPException``); the other faces answer with
+    it directly.
     """
 
     def __init__(self, status: int, code: str, message: str, challenge: str) -> None:

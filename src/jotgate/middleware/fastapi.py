@@ -1,10 +1,12 @@
 """FastAPI dependencies: ``require_token(roles=..., scopes=...)`` returning typed claims.
 
-A dependency raises :class:`~jotgate.middleware.errors.AuthError`;
-:func:`install` registers the handler that renders it as DESIGN.md's answer
-(401 + ``WWW-Authenticate`` + ``{"error", "message"}``, 403 for
-``insufficient_scope``). Without it FastAPI would answer 500, so install
-once per app.
+A failing dependency raises :class:`TokenRejected`, a FastAPI
+``HTTPException`` carrying the :class:`~jotgate.middleware.errors.AuthError`:
+with :func:`install`, it is rendered as DESIGN.md's answer (401 +
+``WWW-Authenticate`` + ``{"error", "message"}``, 403 for
+``insufficient_scope``); without it, FastAPI's own handler still answers
+with the right status and ``WWW-Authenticate``, the body nested under
+``"detail"``. Never a 500.
 
 When :class:`~jotgate.middleware.AuthMiddleware` already verified the
 request, the dependency reuses its claims and only checks roles and scopes;
@@ -28,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Final
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
@@ -41,9 +43,20 @@ from .errors import AuthError
 from .transport import find_token
 from .verifier import Verifier
 
-__all__ = ["auth_error_handler", "install", "require_token"]
+__all__ = ["TokenRejected", "auth_error_handler", "install", "require_token"]
 
 _ABSENT: Final = object()
+
+
+class TokenRejected(HTTPException):
+    """An :class:`AuthError` as FastAPI's ``HTTPException``, so it is never a 500."""
+
+    def __init__(self, error: AuthError) -> None:
+        """Carry ``error``; status, body and challenge come from it."""
+        headers = {name: value for name, value in error.headers if name != "Content-Type"}
+        detail = {"error": error.code, "message": error.message}
+        super().__init__(status_code=error.status, detail=detail, headers=headers)
+        self.auth_error = error
 
 
 def require_token(
@@ -72,6 +85,12 @@ def require_token(
     roles, scopes = tuple(roles), tuple(scopes)
 
     async def dependency(connection: HTTPConnection) -> Claims:
+        try:
+            return await _claims_for(connection)
+        except AuthError as error:
+            raise TokenRejected(error) from None
+
+    async def _claims_for(connection: HTTPConnection) -> Claims:
         found = connection.scope.get(CLAIMS_KEY, _ABSENT)
         if isinstance(found, Claims):
             claims = found
@@ -100,12 +119,14 @@ def require_token(
 
 
 async def auth_error_handler(connection: HTTPConnection, exc: Exception) -> Response | None:
-    """Render an :class:`AuthError` as the JSON answer of DESIGN.md.
+    """Render a :class:`TokenRejected` (or bare :class:`AuthError`) as DESIGN.md's answer.
 
     A websocket handshake gets the same HTTP answer where the server
     supports denial responses, else a close with code 1008.
     """
-    if not isinstance(exc, AuthError):  # pragma: no cover - registered for AuthError only
+    if isinstance(exc, TokenRejected):
+        exc = exc.auth_error
+    if not isinstance(exc, AuthError):  # pragma: no cover - registered for these only
         raise exc
     response = Response(exc.body, status_code=exc.status, headers=dict(exc.headers))
     if isinstance(connection, WebSocket):
@@ -121,5 +142,6 @@ def install(app: FastAPI) -> FastAPI:
     """Register :func:`auth_error_handler` on ``app`` (and return ``app``)."""
     # Starlette types HTTP and websocket handlers separately; this one is both.
     handler: Any = auth_error_handler
+    app.add_exception_handler(TokenRejected, handler)
     app.add_exception_handler(AuthError, handler)
     return app
