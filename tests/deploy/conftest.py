@@ -34,6 +34,7 @@ AUDIENCE = "jotgate"
 
 
 def _need_nginx() -> str:
+    """The nginx to test with, or skip (fail under CI=true) saying what is missing."""
     binary = nginx_binary()
     problem = None
     if binary is None:

@@ -186,8 +186,13 @@ class Nginx:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def argv(self) -> list[str]:
-        """nginx with this prefix and the config in it (add ``-t`` to only check it)."""
-        return [self.binary, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")]
+        """nginx with this prefix and the config in it (add ``-t`` to only check it).
+
+        ``-e stderr`` (nginx 1.19.5+) keeps even the start-up log off the
+        package's /var/log/nginx, which only root may write.
+        """
+        conf = str(self.prefix / "nginx.conf")
+        return [self.binary, "-e", "stderr", "-p", str(self.prefix), "-c", conf]
 
     def _write_config(self) -> None:
         self.prefix.mkdir(parents=True, exist_ok=True)

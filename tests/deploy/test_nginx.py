@@ -23,6 +23,7 @@ import pytest
 
 from jotgate import jwk, jwt
 
+from . import conftest
 from .conftest import Stack, User, auth_server, expired_token, sign_up
 from .servers import DEPLOY_NGINX, SITE_FILES, Nginx, ServerThread, free_port, header_values
 
@@ -380,3 +381,13 @@ def test_site_files_are_only_addresses() -> None:
         ]
         allowed = ("upstream ", "server ", "keepalive ", "listen ", "}")
         assert all(line.startswith(allowed) for line in lines), lines
+
+
+def test_without_nginx_the_tests_skip_but_fail_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conftest, "nginx_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="nginx is not installed"):
+        conftest._need_nginx()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        conftest._need_nginx()
