@@ -3,25 +3,27 @@
 With no configuration it listens on 127.0.0.1:8000 with an SQLite database
 ``jotgate.db`` in the working directory, migrates the schema and creates an
 ES256 signing key on first start. Settings come from ``JOTGATE_*`` variables;
-the flags below override them. ``JOTGATE_SECRET`` is only read from the
-environment: a flag would show it to every user of ``ps``.
+the flags below override them. ``JOTGATE_SECRET`` and
+``JOTGATE_INTROSPECTION_CLIENTS`` are only read from the environment: a flag
+would show them to every user of ``ps``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import Any, Final
 
 from ._output import Console
 from ._registry import USAGE_ERROR, CliError, Commands
 
-__all__ = ["register", "server_settings"]
+__all__ = ["ENV_ONLY", "add_settings_flags", "register", "server_settings"]
 
 _EPILOG = """\
 Every flag has a JOTGATE_<NAME> variable (JOTGATE_DATABASE_URL, ...); the flag
 wins. Durations accept 15m, 2s, 14d or seconds. JOTGATE_SECRET (env only)
-encrypts private keys at rest.
+encrypts private keys at rest; JOTGATE_INTROSPECTION_CLIENTS (env only) holds
+the service clients' secrets.
 
 examples:
   jotgate serve
@@ -29,7 +31,8 @@ examples:
   JOTGATE_REDIS_URL=redis://127.0.0.1:6379/0 jotgate serve --signing-alg EdDSA
 """
 
-# (flag, setting name, help)
+# (flag, setting name, help). Every setting has a flag except the ones holding
+# secrets (SECRET, INTROSPECTION_CLIENTS): flags are visible to every user of ps.
 _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--host", "host", "address to listen on (default 127.0.0.1)"),
     ("--port", "port", "port to listen on (default 8000)"),
@@ -45,7 +48,40 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--token-transport", "token_transport", "body (default), cookie or both"),
     ("--expired-status", "expired_status", "status for expired access tokens: 401 or 419"),
     ("--registration", "registration", "open (default) or closed"),
+    ("--max-body-bytes", "max_body_bytes", "request body cap in bytes (default 65536)"),
+    ("--jwks-max-age", "jwks_max_age", "JWKS/metadata Cache-Control max-age, s (default 300)"),
+    ("--argon2-time-cost", "argon2_time_cost", "argon2id iterations (default 2)"),
+    ("--argon2-memory-kib", "argon2_memory_kib", "argon2id memory in KiB (default 19456)"),
+    ("--argon2-parallelism", "argon2_parallelism", "argon2id lanes (default 1)"),
+    (
+        "--denylist-cache-seconds",
+        "denylist_cache_seconds",
+        "how long 'not revoked' is cached per process, 0-1 s (default 1)",
+    ),
+    ("--migrate", "migrate", "migrate the schema at start-up: true (default) or false"),
+    ("--trusted-proxies", "trusted_proxies", "CIDRs whose X-Forwarded-For is believed"),
+    (
+        "--login-account-threshold",
+        "login_account_threshold",
+        "failed logins per account before slowing down (default 5)",
+    ),
+    (
+        "--login-ip-threshold",
+        "login_ip_threshold",
+        "failed logins per address before slowing down (default 20)",
+    ),
+    ("--login-base-delay", "login_base_delay", "first block, doubling per failure (default 1s)"),
+    ("--login-max-delay", "login_max_delay", "cap of any login block (default 5m)"),
+    ("--login-window", "login_window", "failure counters forgotten after (default 1h)"),
+    (
+        "--key-activation-delay",
+        "key_activation_delay",
+        "default delay of keys rotate --activate-after (default 10m)",
+    ),
 )
+
+#: Settings deliberately without a flag.
+ENV_ONLY: Final = frozenset({"secret", "introspection_clients"})
 
 
 def register(commands: Commands) -> None:
@@ -111,15 +147,19 @@ async def _run(settings: Any, log_level: str, console: Console) -> int:
     from jotgate.server.runtime import open_runtime
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    if log_level != "debug":
+        # Alembic says "Context impl SQLiteImpl." on every start; the server
+        # logs the one line that matters (a schema upgrade) itself.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     # Start-up problems (database unreachable, sealed keys without SECRET...)
-    # as one clear line, before the web server is involved.
+    # as one clear line, before the web server is involved. The app then uses
+    # this runtime: migrations and start-up warnings happen once.
     try:
         runtime = await open_runtime(settings)
     except Exception as exc:
         raise CliError(f"cannot start: {type(exc).__name__}: {exc}") from None
-    await runtime.close()
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, runtime=runtime),
         host=settings.host,
         port=settings.port,
         log_level=log_level,

@@ -2,7 +2,9 @@
 
 The lifespan opens the database (migrating it), Redis and the keys, and
 closes them on shutdown; nothing is opened at import time, so tests build as
-many independent apps as they like.
+many independent apps as they like. ``jotgate serve`` opens the runtime
+itself first (to report start-up problems as one line) and hands it over, so
+migrations and start-up warnings happen once.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ from fastapi import FastAPI
 from .bodylimit import BodySizeLimit
 from .errors import install_error_handlers
 from .routes import account, auth, edge, meta, oauth, revocations
-from .runtime import open_runtime
+from .runtime import Runtime, open_runtime
 from .settings import Settings
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """A jotgate auth server app for ``settings`` (default: from the environment).
+
+    ``runtime``: one already opened with :func:`open_runtime` for these
+    settings, used by the first lifespan instead of opening another (the app
+    then closes it on shutdown).
 
     Example::
 
@@ -34,16 +40,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         settings = Settings.from_env(os.environ)
     resolved = settings
+    handed_over = [runtime] if runtime is not None else []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await open_runtime(resolved)
-        app.state.runtime = runtime
-        runtime.start_housekeeping()
+        opened = handed_over.pop() if handed_over else await open_runtime(resolved)
+        app.state.runtime = opened
+        opened.start_housekeeping()
         try:
             yield
         finally:
-            await runtime.close()
+            await opened.close()
 
     app = FastAPI(
         title="jotgate auth server",

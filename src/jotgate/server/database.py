@@ -8,16 +8,20 @@ concurrent writers queue on ``busy_timeout`` instead of failing.
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
-__all__ = ["DbSession", "create_engine", "migrate", "session_factory"]
+__all__ = ["DbSession", "create_engine", "migrate", "serialize", "session_factory"]
+
+log = logging.getLogger("jotgate.server")
 
 # Any fixed number: serialises concurrent migrations of processes sharing one PostgreSQL.
 _MIGRATION_LOCK_ID: Final = 0x6A6F7467
@@ -49,6 +53,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+async def serialize(db: DbSession, lock_id: int) -> None:
+    """Inside ``db``'s transaction: wait until no other transaction holds ``lock_id``.
+
+    For read-then-insert decisions that a unique constraint cannot guard
+    (e.g. "is there an active key?"). PostgreSQL: a transaction-scoped
+    advisory lock, released at commit. SQLite: nothing to do, every
+    transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[DbSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
@@ -65,7 +81,12 @@ def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Released at commit; a second process waits, then finds nothing to do.
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(_alembic_config(connection), "head")
+    after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:
+        # The one migration line worth an operator's attention (Alembic's own are quieter).
+        log.info("database schema upgraded from %s to revision %s", before or "empty", after)
 
 
 async def migrate(engine: AsyncEngine) -> None:

@@ -1,7 +1,9 @@
 """Signing keys and server secrets kept in the database, shared by every process.
 
-The first process to start generates the signing key; others that race it
-lose on the primary key and load the winner's. Private JWKs are sealed with
+The first process to start generates the signing key. Processes starting at
+once decide "is there an active key?" one after the other (an advisory lock
+on PostgreSQL, SQLite's write lock), so exactly one key is made and the
+others load it. Private JWKs are sealed with
 a key derived from ``SECRET`` when it is set. Each process caches the key set
 and reloads it when a token names a ``kid`` it does not know (another process
 rotated) or after :data:`RELOAD_SECONDS`.
@@ -37,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from jotgate import jwk
 
 from . import audit
+from .database import serialize
 from .models import ServerSecret, SigningKey
 from .sealing import Sealer, SealError
 
@@ -51,6 +54,8 @@ __all__ = [
 ]
 
 RELOAD_SECONDS: Final = 60.0
+# Any fixed number, distinct from the other advisory locks of the server.
+_FIRST_KEY_LOCK_ID: Final = 0x6A6F746B
 _UNKNOWN_KID_COOLDOWN: Final = 1.0
 
 
@@ -150,6 +155,7 @@ class KeyStore:
     async def start(self) -> LoadedKeys:
         """Make sure a signing key for the configured algorithm exists; load all keys."""
         async with self._sessions() as db, db.begin():
+            await serialize(db, _FIRST_KEY_LOCK_ID)
             rows = (await db.scalars(select(SigningKey))).all()
             now = _now()
             states = key_states(list(rows), alg=self._alg, retain_for=self._retain_for, now=now)
