@@ -16,6 +16,7 @@ import hmac
 import json
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -142,6 +143,24 @@ def test_head_and_other_methods_are_checked_the_same(client: httpx.Client, user:
     for method in ("HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"):
         assert client.request(method, "/api/x", headers=user.bearer).status_code == 200, method
         assert client.request(method, "/api/x").status_code == 401, method
+
+
+def test_concurrent_requests_never_mix_identities(
+    client: httpx.Client, user: User, admin: User
+) -> None:
+    # nginx keeps the auth server's connections alive and runs many checks at
+    # once; each request must carry its own answer and nobody else's.
+    def call(index: int) -> tuple[str | None, list[str]]:
+        who = (user, admin, None)[index % 3]
+        path = f"/api/{index}" if who else f"/public/{index}"
+        headers = dict(FORGED[:1]) | (who.bearer if who else {})
+        echo = _echo(client.get(path, headers=headers))
+        return (who.id if who else None), header_values(echo, "X-User-Id")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(call, range(30)))
+    for expected, seen in results:
+        assert seen == ([expected] if expected else [])
 
 
 # --- forged identity headers ---------------------------------------------------------
