@@ -38,6 +38,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "users",
     "gateway",
     "audit",
+    "demo",
 )
 
 _EPILOG = """\
