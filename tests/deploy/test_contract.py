@@ -81,12 +81,6 @@ def test_a_refusal_never_carries_identity_headers(client: httpx.Client, auth: Se
         assert not IDENTITY & {name.lower() for name in response.headers}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server GET /auth/verify is GET-only: Envoy's HTTP ext_authz keeps the client's "
-    "method, so a valid token on a POST/PUT/PATCH/DELETE/HEAD request gets 405, which Envoy "
-    "hands to the client as the denial (the gateway's /_jotgate/verify accepts any method)",
-)
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "HEAD"])
 def test_envoy_shaped_check_with_the_clients_method(
     client: httpx.Client, user: User, method: str
@@ -95,12 +89,6 @@ def test_envoy_shaped_check_with_the_clients_method(
     assert response.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server serves /auth/verify only at that exact path: Envoy's ext_authz path_prefix "
-    "(the only option before Envoy 1.38's path_override) appends the client's path, "
-    "/auth/verify/api/notes, and gets 404 (the gateway's /_jotgate/verify/<path> works)",
-)
 def test_envoy_shaped_check_with_the_clients_path_appended(
     client: httpx.Client, user: User
 ) -> None:

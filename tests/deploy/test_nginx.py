@@ -125,11 +125,6 @@ def test_roles_reach_the_app_and_gate_a_location(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server GET /auth/verify sends no X-Auth-Claims (the gateway's /_jotgate/verify "
-    "does), so upstreams behind nginx get no claim set; see deploy/README.md",
-)
 def test_claim_set_reaches_the_app(client: httpx.Client, user: User) -> None:
     echo = _echo(client.get("/api/notes", headers=user.bearer))
     (encoded,) = header_values(echo, "X-Auth-Claims")
@@ -306,13 +301,6 @@ def test_a_token_in_the_cookie_is_checked_too(stack: Stack, user: User) -> None:
         _refusal(c.get("/api/notes"), 401, "invalid_token")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server GET /auth/verify checks the double-submit CSRF header only for its own "
-    "method, and a forward-auth check is always a GET (nginx, Traefik): a cookie-authenticated "
-    "POST without X-CSRF-Token goes through; it would need to honour X-Original-Method / "
-    "X-Forwarded-Method from trusted proxies",
-)
 def test_a_cookie_post_without_the_csrf_header_is_refused(stack: Stack, user: User) -> None:
     with _browser(stack, user) as c:
         response = c.post("/api/notes", content=b"x")
@@ -365,12 +353,6 @@ def stack_419(
         auth.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with JOTGATE_EXPIRED_STATUS=419 the server's GET /auth/verify answers an expired "
-    "token with 419; nginx auth_request reads only 2xx/401/403 as answers and makes anything "
-    "else a 500 (here 503 auth_unavailable); /auth/verify should keep 401 for proxies",
-)
 def test_expired_token_with_expired_status_419_is_still_a_401(stack_419: Stack) -> None:
     with stack_419.client() as c:
         user = sign_up(c, stack_419.auth)

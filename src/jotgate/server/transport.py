@@ -62,8 +62,8 @@ def _uses_cookies(settings: Settings) -> bool:
     return settings.token_transport in ("cookie", "both")
 
 
-def _check_csrf(request: Request) -> None:
-    if request.method in _SAFE_METHODS:
+def _check_csrf(request: Request, method: str | None = None) -> None:
+    if (method or request.method) in _SAFE_METHODS:
         return
     cookie = request.cookies.get(CSRF_COOKIE, "")
     header = request.headers.get(CSRF_HEADER, "")
@@ -71,8 +71,14 @@ def _check_csrf(request: Request) -> None:
         raise ApiError(403, "csrf_failed", f"send the {CSRF_COOKIE} cookie's value in X-CSRF-Token")
 
 
-def access_token_from(request: Request, settings: Settings) -> Presented | None:
-    """The bearer token from ``Authorization``, else (cookie mode) the access cookie."""
+def access_token_from(
+    request: Request, settings: Settings, *, method: str | None = None
+) -> Presented | None:
+    """The bearer token from ``Authorization``, else (cookie mode) the access cookie.
+
+    ``method`` is the method the CSRF check judges when it is not this
+    request's own (forward-auth checks on behalf of a proxied request).
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
@@ -85,7 +91,7 @@ def access_token_from(request: Request, settings: Settings) -> Presented | None:
     if _uses_cookies(settings):
         cookie = request.cookies.get(ACCESS_COOKIE)
         if cookie:
-            _check_csrf(request)
+            _check_csrf(request, method)
             return Presented(cookie, from_cookie=True)
     return None
 

@@ -1,40 +1,90 @@
-"""Forward-auth for edge proxies (nginx auth_request, Traefik ForwardAuth)."""
+"""Forward-auth for edge proxies: nginx ``auth_request``, Traefik ForwardAuth, Envoy ext_authz.
+
+The contract those proxies share: 200 with identity headers lets the request
+through, 401 (with ``WWW-Authenticate``) or 403 refuses it, and anything else
+is a proxy failure (nginx turns it into a 500). So this endpoint answers only
+those three, whatever ``EXPIRED_STATUS`` says for the server's own routes: an
+expired token is a 401 here, named by ``X-Auth-Error: token_expired`` and the
+JSON body. It accepts every method and any path below ``/auth/verify``,
+because Envoy's HTTP ext_authz forwards the client's method and appends the
+client's path.
+
+In cookie mode the CSRF check is about the request the proxy is guarding,
+not this check request (nginx and Traefik always check with GET): the
+original method comes from ``X-Original-Method`` (nginx) or
+``X-Forwarded-Method`` (Traefik). A browser cannot add either header to a
+cross-site request, and the proxies overwrite them, so they need no trust.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from ..deps import Authenticated
+from ... import _b64
+from ..deps import RuntimeDep
+from ..errors import ApiError, error_response, missing_token
 from ..schemas import ErrorBody
-from ..tokens import require_role
+from ..tokens import AccessClaims, require_role
+from ..transport import access_token_from
 
 router = APIRouter(tags=["edge"])
 
+_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    401: {"model": ErrorBody},
+    403: {"model": ErrorBody},
+}
 
-@router.get(
-    "/auth/verify",
-    status_code=200,
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
-)
+
+def _original_method(request: Request) -> str:
+    for name in ("x-original-method", "x-forwarded-method"):
+        value = request.headers.get(name, "").strip().upper()
+        if value.isalpha() and len(value) <= 16:
+            return value
+    return request.method
+
+
+def _identity(claims: AccessClaims) -> dict[str, str]:
+    scope = claims.raw.get("scope")
+    scopes = scope.split() if isinstance(scope, str) else []
+    encoded = _b64.encode_str(json.dumps(claims.raw, separators=(",", ":")).encode())
+    return {
+        "X-User-Id": claims.sub,
+        "X-Session-Id": claims.sid,
+        "X-User-Roles": ",".join(claims.roles),
+        "X-User-Scopes": ",".join(scopes),
+        "X-Auth-Claims": encoded,
+        "Cache-Control": "no-store",
+    }
+
+
+@router.api_route("/auth/verify", methods=_METHODS, status_code=200, responses=_RESPONSES)
+@router.api_route("/auth/verify/{rest:path}", methods=_METHODS, include_in_schema=False)
 async def verify(
-    claims: Authenticated,
+    request: Request,
+    runtime: RuntimeDep,
     role: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """200 with identity headers for a valid, unrevoked access token; else 401/403.
 
-    The proxy copies ``X-User-Id``, ``X-Session-Id`` and ``X-User-Roles`` to
-    the upstream request (after stripping any the client sent itself).
+    The proxy copies ``X-User-Id``, ``X-Session-Id``, ``X-User-Roles``,
+    ``X-User-Scopes`` and ``X-Auth-Claims`` (base64url JSON of the claims)
+    to the upstream request, after stripping any the client sent itself.
     """
-    if role is not None:
-        require_role(claims, role)
-    return Response(
-        status_code=200,
-        headers={
-            "X-User-Id": claims.sub,
-            "X-Session-Id": claims.sid,
-            "X-User-Roles": ",".join(claims.roles),
-            "Cache-Control": "no-store",
-        },
-    )
+    try:
+        presented = access_token_from(request, runtime.settings, method=_original_method(request))
+        if presented is None:
+            raise missing_token()
+        claims = await runtime.tokens.authenticate(presented.token)
+        if role is not None:
+            require_role(claims, role)
+    except ApiError as exc:
+        status = exc.status if exc.status in (401, 403) else 401
+        headers = {**exc.headers, "X-Auth-Error": exc.code}
+        if status == 401 and "WWW-Authenticate" not in headers:
+            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return error_response(status, exc.code, exc.message, headers)
+    return Response(status_code=200, headers=_identity(claims))
