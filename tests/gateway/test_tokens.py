@@ -114,6 +114,10 @@ def test_expired_status_419_when_configured(
         response = _get(c, "/api/x", stand_in.token(iat=now - 1000, exp=now - 1))
         _assert_refused(response, 419, "token_expired")
         assert _get(c, "/api/x", "x.y.z").status_code == 401
+        # Forward-auth keeps the proxies' contract: 200/401/403 only.
+        check = _get(c, "/_jotgate/verify", stand_in.token(iat=now - 1000, exp=now - 1))
+        _assert_refused(check, 401, "token_expired")
+        assert check.headers["x-auth-error"] == "token_expired"
 
 
 def test_revoked_session_is_refused_within_a_second(

@@ -211,6 +211,10 @@ class Gateway:
             log.exception("forward-auth check failed")
             verdict = AuthError.from_jose(JoseError("internal error"), expired_status=401)
         if isinstance(verdict, AuthError):
+            # Proxies read only 200/401/403; a configured 419 would become a 500.
+            if verdict.status not in (401, 403):
+                verdict.status = 401
+            verdict.headers.append(("X-Auth-Error", verdict.code))
             await _deny(send, verdict, rid)
             return
         out = [*verdict, (b"cache-control", b"no-store"), (b"x-request-id", rid)]
