@@ -22,10 +22,10 @@ Example::
 
 from __future__ import annotations
 
-import heapq
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -88,7 +88,7 @@ class MemoryReplayCache:
         proof = dpop.verify_proof(header, htm="GET", htu=url, replay=replay)
     """
 
-    __slots__ = ("_clock", "_expiry", "_heap", "_lock", "max_entries", "min_ttl")
+    __slots__ = ("_clock", "_expiry", "_lock", "_order", "max_entries", "min_ttl")
 
     def __init__(
         self, *, max_entries: int = 100_000, min_ttl: float = 1.0, clock: Clock = time.time
@@ -100,25 +100,38 @@ class MemoryReplayCache:
         self.min_ttl = min_ttl
         self._clock = clock
         self._expiry: dict[str, float] = {}
-        # (expiry, key), smallest first: expired keys are popped off the top.
-        self._heap: list[tuple[float, str]] = []
+        # (expiry, key) in arrival order. Expiries are iat + a constant, so they
+        # arrive nearly sorted: the oldest sit at the left and leave in O(1).
+        self._order: deque[tuple[float, str]] = deque()
         self._lock = threading.Lock()
 
     def check_and_store(self, key: str, expires_at: float) -> bool:
         """True (and store ``key``) when new; False when ``key`` is still stored."""
         now = self._clock()
-        heap, expiry = self._heap, self._expiry
+        expiry, order = self._expiry, self._order
         with self._lock:
-            while heap and heap[0][0] <= now:
-                del expiry[heapq.heappop(heap)[1]]
-            if key in expiry:
+            while order and order[0][0] <= now:
+                until, old = order.popleft()
+                if expiry.get(old) == until:
+                    del expiry[old]
+            stored = expiry.get(key)
+            if stored is not None and stored > now:
                 return False
-            if len(expiry) >= self.max_entries:
+            if len(expiry) >= self.max_entries and not self._sweep(now):
                 raise ReplayCacheFullError("the DPoP replay cache is full")
             until = now + _ttl(expires_at, now, self.min_ttl)
             expiry[key] = until
-            heapq.heappush(heap, (until, key))
+            order.append((until, key))
             return True
+
+    def _sweep(self, now: float) -> bool:
+        """Drop every expired key, also those queued behind a live one; True if room."""
+        live = {k: until for k, until in self._expiry.items() if until > now}
+        self._expiry.clear()
+        self._expiry.update(live)
+        self._order.clear()
+        self._order.extend(sorted((until, k) for k, until in live.items()))
+        return len(live) < self.max_entries
 
     async def acheck_and_store(self, key: str, expires_at: float) -> bool:
         """:meth:`check_and_store` for async callers (no I/O, so no await inside)."""

@@ -370,7 +370,9 @@ def _load_header(segment: str) -> tuple[dict[str, Any], Key, str, bool]:
     if unusable is not None or key.is_private:
         raise DPoPError(f"the proof's jwk cannot verify it: {unusable}", reason="jwk")
     nested = [v for v in (*header.values(), *jwk.values()) if type(v) in (dict, list)]
-    entry = (header, key, key.thumbprint(), nested == [jwk])
+    # Without a "kid" member the key's kid already is its RFC 7638 thumbprint.
+    jkt = key.kid if "kid" not in jwk and key.kid is not None else key.thumbprint()
+    entry = (header, key, jkt, nested == [jwk])
     if len(_keys) >= _CACHE_SIZE:
         _keys.clear()  # crude but thread-safe; honest clients refill it at once
     _keys[segment] = entry

@@ -73,6 +73,19 @@ def test_a_full_memory_cache_fails_closed() -> None:
     assert cache.check_and_store("d", clock.now + 10)  # room again once they age out
 
 
+def test_a_long_lived_key_does_not_hide_expired_ones() -> None:
+    clock = Clock()
+    cache = dpop.MemoryReplayCache(max_entries=3, clock=clock)
+    assert cache.check_and_store("long", clock.now + 1000)
+    assert cache.check_and_store("a", clock.now + 10)
+    assert cache.check_and_store("b", clock.now + 10)
+    clock.now += 11
+    assert cache.check_and_store("a", clock.now + 10)  # expired behind "long": new again
+    assert cache.check_and_store("c", clock.now + 10)  # "b" swept to make room
+    assert not cache.check_and_store("long", clock.now + 10)
+    assert len(cache) == 3
+
+
 def test_memory_cache_lets_one_of_many_racing_threads_win() -> None:
     cache = dpop.MemoryReplayCache()
     start = threading.Barrier(8)

@@ -13,7 +13,7 @@ from joserfc.jws import JWSRegistry
 
 from jotgate import _b64, dpop, errors, jwk
 
-from .conftest import KEYS, TOKEN, URL
+from .conftest import KEYS, TOKEN, URL, Forge
 
 
 def parts(proof: str) -> tuple[dict[str, object], dict[str, object]]:
@@ -140,3 +140,12 @@ def test_joserfc_verifies_our_proofs_with_the_embedded_key(alg: str) -> None:
     registry.max_header_length = 4096  # joserfc's 512-byte default is too small for RSA keys
     result = peer_jws.deserialize_compact(proof, peer_key, registry=registry)
     assert json.loads(result.payload)["htu"] == URL
+
+
+def test_jkt_is_the_thumbprint_even_when_the_jwk_names_a_kid(
+    forge: Forge, replay: dpop.MemoryReplayCache
+) -> None:
+    key = KEYS["ES256"]
+    proof = forge(header={"jwk": {**key.to_jwk(), "kid": "my-name"}})
+    checked = dpop.verify_proof(proof, htm="GET", htu=URL, replay=replay)
+    assert checked.jkt == key.thumbprint()
