@@ -147,3 +147,58 @@ async def test_audit_refuses_bad_filters(
     got, _, err = await cli(*argv)
     assert got == status
     assert text in err
+
+
+async def test_encryption_keys_rotate_list_and_export_for_verifiers(
+    tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jotgate import jwk
+
+    monkeypatch.setenv("JOTGATE_ACCESS_TOKEN_ENCRYPTION", "ECDH-ES+A256KW")
+    settings = test_settings(tmp_path, access_token_encryption="ECDH-ES+A256KW")
+    async with running(settings) as server:
+        tokens = await server.signup()
+        status, out, err = await cli("keys", "rotate", "--use", "enc", "--activate-after", "1h")
+        assert status == 0, err
+        new_kid = json.loads(out)["kid"]
+        status, out, _ = await cli("keys", "list", "--use", "enc", "--json")
+        assert {r["state"] for r in json.loads(out)} == {"active", "pending"}
+        target = tmp_path / "decrypt.jwks"
+        status, _, err = await cli(
+            "keys", "export", "--use", "enc", "--private", "--out", str(target)
+        )
+        assert status == 0, err
+        assert target.stat().st_mode & 0o777 == 0o600
+        exported = jwk.KeySet.from_jwks(target.read_text())
+        assert new_kid in {k.kid for k in exported}
+        assert all(k.is_private and k.use == "enc" for k in exported)
+        # What a verifier does with it: decrypt, then verify against the public JWKS.
+        published = (await server.client.get("/.well-known/jwks.json")).json()
+        claims = jwt.decode(
+            tokens["access_token"],
+            jwk.KeySet.from_jwks(published),
+            algorithms=["ES256"],
+            decrypt_with=exported,
+            decrypt_algorithms=["ECDH-ES+A256KW"],
+            encryptions=["A256GCM"],
+            audience=settings.audience,
+            issuer=settings.issuer,
+        )
+        assert claims["sid"]
+        status, _, err = await cli("keys", "export", "--private", "--out", str(tmp_path / "x"))
+        assert status == 2
+        assert "never leave" in err
+        assert not (tmp_path / "x").exists()
+        status, _, err = await cli(
+            "keys", "export", "--use", "enc", "--private", "--out", str(target)
+        )
+        assert status == 1
+        assert "refusing to overwrite" in err
+
+
+async def test_encryption_key_commands_explain_when_encryption_is_off(
+    server: Server, cli: RunCli
+) -> None:
+    status, _, err = await cli("keys", "rotate", "--use", "enc")
+    assert status == 2
+    assert "JOTGATE_ACCESS_TOKEN_ENCRYPTION" in err

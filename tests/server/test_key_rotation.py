@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jotgate import jwt
-from jotgate.server.keystore import key_states
+from jotgate.server.keystates import key_states
 from jotgate.server.models import SigningKey
 
 from .conftest import bearer, running, test_settings

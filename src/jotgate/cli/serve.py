@@ -78,10 +78,22 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
         "key_activation_delay",
         "default delay of keys rotate --activate-after (default 10m)",
     ),
+    (
+        "--access-token-encryption",
+        "access_token_encryption",
+        "encrypt access tokens: off (default), ECDH-ES+A256KW or dir",
+    ),
+    (
+        "--token-fingerprint",
+        "token_fingerprint",
+        "sidejacking fingerprint cookie: auto (default: on in cookie transport), on, off",
+    ),
+    ("--dpop-nonce", "dpop_nonce", "require server nonces in DPoP proofs: true or false"),
+    ("--bind-tokens", "bind_tokens", "bind access tokens to: off (default), ip, user-agent"),
 )
 
 #: Settings deliberately without a flag.
-ENV_ONLY: Final = frozenset({"secret", "introspection_clients"})
+ENV_ONLY: Final = frozenset({"secret", "introspection_clients", "access_token_key"})
 
 
 def register(commands: Commands) -> None:

@@ -1,12 +1,12 @@
-"""Signing keys and server secrets kept in the database, shared by every process.
+"""Signing and encryption keys and server secrets kept in the database, shared by every process.
 
-The first process to start generates the signing key. Processes starting at
-once decide "is there an active key?" one after the other (an advisory lock
-on PostgreSQL, SQLite's write lock), so exactly one key is made and the
-others load it. Private JWKs are sealed with
-a key derived from ``SECRET`` when it is set. Each process caches the key set
-and reloads it when a token names a ``kid`` it does not know (another process
-rotated) or after :data:`RELOAD_SECONDS`.
+The first process to start generates the key. Processes starting at once
+decide "is there an active key?" one after the other (an advisory lock on
+PostgreSQL, SQLite's write lock), so exactly one key is made and the others
+load it. Private JWKs are sealed with a key derived from ``SECRET`` when it
+is set. Each process caches the key set and reloads it when a token names a
+``kid`` it does not know (another process rotated) or after
+:data:`RELOAD_SECONDS`.
 
 Rotation is staged, so no verifier ever meets a kid it cannot know:
 
@@ -17,9 +17,10 @@ Rotation is staged, so no verifier ever meets a kid it cannot know:
   verifying) until every token it signed has expired: ``retain_for`` (the
   access-token lifetime plus a minute of leeway) after it was replaced.
 
-The states (:func:`key_states`): ``pending`` -> ``active`` -> ``retiring`` ->
-``retired``. They are computed from the stored times, so every process
-switches keys at the same moment without talking to the others.
+Encryption keys (:data:`ENCRYPTION`) live the same life in their own table:
+a new one is exported to verifiers before it encrypts, and a replaced one
+decrypts until the tokens encrypted to it have expired. See
+:mod:`.keystates` for the states.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,10 +43,14 @@ from jotgate import jwk
 
 from . import audit
 from .database import serialize
-from .models import ServerSecret, SigningKey
+from .keystates import KeyState, activates, key_states
+from .models import EncryptionKey, KeyRow, ServerSecret, SigningKey
 from .sealing import Sealer, SealError
 
 __all__ = [
+    "ENCRYPTION",
+    "SIGNING",
+    "KeyKind",
     "KeyState",
     "KeyStore",
     "KeyStoreError",
@@ -54,8 +61,6 @@ __all__ = [
 ]
 
 RELOAD_SECONDS: Final = 60.0
-# Any fixed number, distinct from the other advisory locks of the server.
-_FIRST_KEY_LOCK_ID: Final = 0x6A6F746B
 _UNKNOWN_KID_COOLDOWN: Final = 1.0
 
 
@@ -63,9 +68,56 @@ class KeyStoreError(RuntimeError):
     """Keys cannot be loaded (for example: sealed, but SECRET is unset or wrong)."""
 
 
+def _signing_key(alg: str) -> jwk.Key:
+    # An HMAC key has no thumbprint we would publish: give it a random kid.
+    return jwk.Key.generate(alg, kid=uuid.uuid4().hex if alg.startswith("HS") else None)
+
+
+def _encryption_key(alg: str) -> jwk.Key:
+    if alg == "dir":
+        secret = jwk.Key.from_secret(secrets.token_bytes(32), alg="dir", kid=uuid.uuid4().hex)
+        members = secret.to_jwk(private=True)
+    else:
+        agreement = jwk.Key.from_key_object(ec.generate_private_key(ec.SECP256R1()), alg=alg)
+        members = agreement.to_jwk(private=True)
+    # use: enc makes sure the key can never sign or verify anything.
+    return jwk.Key.from_jwk({**members, "use": "enc"})
+
+
+@dataclass(frozen=True)
+class KeyKind:
+    """What a store holds: its table, how keys are made, how they are sealed."""
+
+    model: type[SigningKey] | type[EncryptionKey]
+    noun: str
+    purpose: str
+    generate: Callable[[str], jwk.Key]
+    symmetric: Callable[[str], bool]
+    #: A fixed advisory-lock number per kind, distinct from the server's others.
+    lock_id: int
+
+
+SIGNING: Final = KeyKind(
+    SigningKey, "signing key", "signing-key", _signing_key, lambda a: a.startswith("HS"), 0x6A6F746B
+)
+ENCRYPTION: Final = KeyKind(
+    EncryptionKey,
+    "encryption key",
+    "encryption-key",
+    _encryption_key,
+    lambda a: a == "dir",
+    0x6A6F7465,
+)
+
+
 @dataclass(frozen=True)
 class LoadedKeys:
-    """One consistent snapshot: the key that signs and the set that verifies."""
+    """One consistent snapshot: the key in use now and every key still accepted.
+
+    For signing keys: ``signing`` signs, ``verifying`` verifies. For
+    encryption keys: ``signing`` is the key tokens are encrypted to, and
+    ``verifying`` the keys that decrypt.
+    """
 
     signing: jwk.Key
     verifying: jwk.KeySet
@@ -76,62 +128,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _symmetric(alg: str) -> bool:
-    return alg.startswith("HS")
-
-
-def _activates(row: SigningKey) -> dt.datetime:
-    # Keys from before staged rotation have no activates_at: they signed at once.
-    return row.activates_at or row.created_at
-
-
-@dataclass(frozen=True)
-class KeyState:
-    """Where a key is in its life, and when it moves on (None: not scheduled yet)."""
-
-    kid: str
-    alg: str
-    state: str  # pending | active | retiring | retired
-    created_at: dt.datetime
-    activates_at: dt.datetime
-    retires_at: dt.datetime | None
-
-
-def key_states(
-    rows: list[SigningKey], *, alg: str, retain_for: float, now: dt.datetime
-) -> list[KeyState]:
-    """The state of every key in ``rows`` at ``now`` (newest first).
-
-    The signer is the newest key of ``alg`` that is enabled and activated; a
-    key is replaced when a later one activates (whatever its alg, so an
-    algorithm change retires the old keys too) and retired ``retain_for``
-    seconds after that, or at once when withdrawn by hand (``retired_at``).
-    """
-    ordered = sorted(rows, key=_activates, reverse=True)
-    live = [r for r in ordered if r.active and _activates(r) <= now]
-    signer = next((r for r in live if r.alg == alg), None)
-    states = []
-    for row in ordered:
-        starts = _activates(row)
-        later = [_activates(r) for r in live if _activates(r) > starts and r.alg == alg]
-        replaced = min(later) if later else None
-        retires = replaced + dt.timedelta(seconds=retain_for) if replaced else None
-        if row.retired_at is not None:
-            state, retires = "retired", row.retired_at
-        elif starts > now:
-            state = "pending"
-        elif row is signer:
-            state = "active"
-        elif retires is None or now < retires:
-            state = "retiring"
-        else:
-            state = "retired"
-        states.append(KeyState(row.kid, row.alg, state, row.created_at, starts, retires))
-    return states
+async def _all_rows(db: AsyncSession, kind: KeyKind) -> list[KeyRow]:
+    rows = (await db.scalars(select(kind.model))).all()
+    # Both tables are KeyRow tables; SQLAlchemy types a union of models as Base.
+    return cast(list[KeyRow], list(rows))
 
 
 class KeyStore:
-    """Loads, creates, rotates and caches the server's signing keys."""
+    """Loads, creates, rotates and caches the server's keys of one kind."""
 
     def __init__(
         self,
@@ -140,38 +144,46 @@ class KeyStore:
         alg: str,
         secret: str | None,
         retain_for: float = 15 * 60 + 60,
+        kind: KeyKind = SIGNING,
     ) -> None:
         self._sessions = sessions
         self._alg = alg
+        self._kind = kind
+        self._model = kind.model
         self._retain_for = retain_for
-        self._rows: list[SigningKey] = []
+        self._rows: list[KeyRow] = []
         self._opened: dict[str, jwk.Key] = {}
         self._valid_until = 0.0
-        self._sealer = Sealer.from_secret(secret, purpose="signing-key") if secret else None
+        self._sealer = Sealer.from_secret(secret, purpose=kind.purpose) if secret else None
         self._loaded: LoadedKeys | None = None
         self._loaded_at = 0.0
         self._last_unknown_kid_reload = 0.0
 
+    @property
+    def alg(self) -> str:
+        """The algorithm new keys are made for."""
+        return self._alg
+
     async def start(self) -> LoadedKeys:
-        """Make sure a signing key for the configured algorithm exists; load all keys."""
+        """Make sure a key for the configured algorithm is active; load all keys."""
         async with self._sessions() as db, db.begin():
-            await serialize(db, _FIRST_KEY_LOCK_ID)
-            rows = (await db.scalars(select(SigningKey))).all()
+            await serialize(db, self._kind.lock_id)
+            rows = await _all_rows(db, self._kind)
             now = _now()
-            states = key_states(list(rows), alg=self._alg, retain_for=self._retain_for, now=now)
+            states = key_states(rows, alg=self._alg, retain_for=self._retain_for, now=now)
             if not any(k.state == "active" and k.alg == self._alg for k in states):
                 await self._insert_new_key(db, activates_at=now)
         return await self.reload()
 
     async def rotate(self, *, activate_after: float = 0) -> str:
-        """Add a key that signs ``activate_after`` seconds from now (published at once).
+        """Add a key that takes over ``activate_after`` seconds from now (published at once).
 
-        The current key keeps signing until then, and verifying until its
+        The current key stays in use until then, and accepted until its
         tokens have expired. Returns the new kid.
         """
         activates_at = _now() + dt.timedelta(seconds=activate_after)
         async with self._sessions() as db, db.begin():
-            stored = (await db.scalars(select(SigningKey.encrypted))).all()
+            stored = (await db.scalars(select(self._model.encrypted))).all()
             if any(sealed != (self._sealer is not None) for sealed in stored):
                 # A key sealed differently from the others would stop every
                 # server that opens them all (an operator ran this without SECRET).
@@ -186,7 +198,12 @@ class KeyStore:
                 )
             kid = await self._insert_new_key(db, activates_at=activates_at)
             audit.record(
-                db, "key_rotated", kid=kid, alg=self._alg, activates_at=activates_at.isoformat()
+                db,
+                "key_rotated",
+                kid=kid,
+                alg=self._alg,
+                use="enc" if self._kind is ENCRYPTION else "sig",
+                activates_at=activates_at.isoformat(),
             )
         await self.reload()
         return kid
@@ -194,16 +211,15 @@ class KeyStore:
     async def states(self) -> list[KeyState]:
         """Every stored key (any algorithm) and its state now, newest first."""
         async with self._sessions() as db:
-            rows = (await db.scalars(select(SigningKey))).all()
-        return key_states(list(rows), alg=self._alg, retain_for=self._retain_for, now=_now())
+            rows = await _all_rows(db, self._kind)
+        return key_states(rows, alg=self._alg, retain_for=self._retain_for, now=_now())
 
     async def _insert_new_key(self, db: AsyncSession, *, activates_at: dt.datetime) -> str:
-        kid = uuid.uuid4().hex if _symmetric(self._alg) else None
-        key = jwk.Key.generate(self._alg, kid=kid)
+        key = self._kind.generate(self._alg)
         assert key.kid is not None
         private = json.dumps(key.to_jwk(private=True)).encode()
         public: dict[str, Any] = {} if key.is_symmetric else key.to_jwk(private=False)
-        row = SigningKey(
+        row = self._model(
             kid=key.kid,
             alg=self._alg,
             private_jwk=self._sealer.seal(private) if self._sealer else private,
@@ -217,31 +233,33 @@ class KeyStore:
             async with db.begin_nested():
                 db.add(row)
         except IntegrityError:
-            # Another process inserted the same kid first: theirs is as good as ours.
+            # The same kid exists already (a key imported twice): it is as good as ours.
             pass
         return key.kid
 
-    def _open(self, row: SigningKey) -> jwk.Key:
+    def _open(self, row: KeyRow) -> jwk.Key:
         raw = row.private_jwk
+        noun = self._kind.noun
         if row.encrypted:
             if self._sealer is None:
                 raise KeyStoreError(
-                    f"signing key {row.kid} is encrypted: set JOTGATE_SECRET to the value "
+                    f"{noun} {row.kid} is encrypted: set JOTGATE_SECRET to the value "
                     "it was created with"
                 )
             try:
                 raw = self._sealer.open(raw)
             except SealError:
                 raise KeyStoreError(
-                    f"signing key {row.kid} does not open with this JOTGATE_SECRET"
+                    f"{noun} {row.kid} does not open with this JOTGATE_SECRET"
                 ) from None
         return jwk.Key.from_jwk(raw)
 
     async def reload(self) -> LoadedKeys:
         """Read every key of the configured family from the database."""
         async with self._sessions() as db:
-            rows = (await db.scalars(select(SigningKey))).all()
-        family = [r for r in rows if _symmetric(r.alg) == _symmetric(self._alg)]
+            rows = await _all_rows(db, self._kind)
+        symmetric = self._kind.symmetric
+        family: list[KeyRow] = [r for r in rows if symmetric(r.alg) == symmetric(self._alg)]
         # Private keys are opened once per process (sealed keys cost a decryption).
         self._opened = {r.kid: self._opened.get(r.kid) or self._open(r) for r in family}
         self._rows = family
@@ -253,7 +271,7 @@ class KeyStore:
         states = key_states(self._rows, alg=self._alg, retain_for=self._retain_for, now=now)
         signer = next((k for k in states if k.state == "active" and k.alg == self._alg), None)
         if signer is None:
-            raise KeyStoreError(f"no active {self._alg} signing key in the database")
+            raise KeyStoreError(f"no active {self._alg} {self._kind.noun} in the database")
         published = [k for k in states if k.state != "retired"]
         loaded = LoadedKeys(
             signing=self._opened[signer.kid],
@@ -283,6 +301,10 @@ class KeyStore:
         self._last_unknown_kid_reload = now
         return await self.reload()
 
+    async def accepted(self) -> jwk.KeySet:
+        """Every key not yet retired, read from the database now (for exports)."""
+        return (await self.reload()).verifying
+
     async def public_jwks(self) -> dict[str, Any]:
         """The JWK Set of public keys to publish (empty for HMAC, which has none).
 
@@ -297,13 +319,15 @@ class KeyStore:
         return loaded.verifying.to_jwks(private=False)
 
 
-async def alg_in_use(sessions: async_sessionmaker[AsyncSession]) -> str | None:
-    """The algorithm of the key signing now (what the servers are configured with)."""
+async def alg_in_use(
+    sessions: async_sessionmaker[AsyncSession], kind: KeyKind = SIGNING
+) -> str | None:
+    """The algorithm of the key in use now (what the servers are configured with)."""
     async with sessions() as db:
-        rows = (await db.scalars(select(SigningKey))).all()
+        rows = await _all_rows(db, kind)
     now = _now()
-    live = [r for r in rows if r.active and r.retired_at is None and _activates(r) <= now]
-    return max(live, key=_activates).alg if live else None
+    live = [r for r in rows if r.active and r.retired_at is None and activates(r) <= now]
+    return max(live, key=activates).alg if live else None
 
 
 async def server_sealer(

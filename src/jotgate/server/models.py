@@ -28,6 +28,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "DenylistEntry",
+    "EncryptionKey",
+    "KeyRow",
     "LoginThrottle",
     "RefreshToken",
     "RevocationEvent",
@@ -124,10 +126,9 @@ class RefreshToken(Base):
     successor_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
-class SigningKey(Base):
-    """A token signing key; the private JWK is AES-GCM sealed when SECRET is set."""
-
-    __tablename__ = "signing_keys"
+class KeyRow:
+    """The columns of a stored key (signing or encryption); the private JWK is
+    AES-GCM sealed when SECRET is set."""
 
     kid: Mapped[str] = mapped_column(String(128), primary_key=True)
     alg: Mapped[str] = mapped_column(String(16))
@@ -141,6 +142,22 @@ class SigningKey(Base):
     #: When the key starts signing; published (for verifiers' caches) from creation.
     #: NULL for keys made before rotation had a delay: they signed from ``created_at``.
     activates_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SigningKey(KeyRow, Base):
+    """A token signing key."""
+
+    __tablename__ = "signing_keys"
+
+
+class EncryptionKey(KeyRow, Base):
+    """An access-token encryption key (``ECDH-ES+A256KW`` EC P-256, or a ``dir`` secret).
+
+    ``alg`` is the JWE key management; ``public_jwk`` is empty for ``dir``.
+    Its life is the signing keys' (pending, active, retiring, retired).
+    """
+
+    __tablename__ = "encryption_keys"
 
 
 class ServerSecret(Base):

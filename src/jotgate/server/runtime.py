@@ -24,6 +24,7 @@ from .sessions import SessionService
 from .settings import Settings
 from .throttle import LoginThrottle, ThrottlePolicy
 from .throttle_stores import DatabaseThrottleStore, RedisThrottleStore, ThrottleStore
+from .token_encryption import EncryptionKeys, open_encryption_keys
 from .tokens import TokenService
 from .users import UserService
 
@@ -43,6 +44,7 @@ class Runtime:
     db: async_sessionmaker[AsyncSession]
     redis: Any
     keys: KeyStore
+    encryption: EncryptionKeys | None
     denylist: Denylist
     passwords: PasswordService
     tokens: TokenService
@@ -114,6 +116,7 @@ async def open_runtime(settings: Settings) -> Runtime:
             retain_for=settings.access_token_ttl + 60,
         )
         await keys.start()
+        encryption = await open_encryption_keys(settings, db)
         sealer = await server_sealer(db, purpose="refresh-successor", secret=settings.secret)
         passwords = PasswordService(
             time_cost=settings.argon2_time_cost,
@@ -125,7 +128,7 @@ async def open_runtime(settings: Settings) -> Runtime:
             await redis.aclose()
         await engine.dispose()
         raise
-    tokens = TokenService(settings, keys, denylist)
+    tokens = TokenService(settings, keys, denylist, encryption)
     sessions = SessionService(settings, db, tokens, denylist, sealer)
     users = UserService(db, passwords, sessions)
     throttle_store: ThrottleStore = (
@@ -138,6 +141,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         db=db,
         redis=redis,
         keys=keys,
+        encryption=encryption,
         denylist=denylist,
         passwords=passwords,
         tokens=tokens,

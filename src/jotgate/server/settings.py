@@ -11,11 +11,11 @@ Durations accept ``15m``, ``2s``, ``2h``, ``14d`` or plain seconds.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+from .settings_values import SIGNING_ALGORITHMS, IPNetwork, convert, parse_duration
 
 __all__ = [
     "SIGNING_ALGORITHMS",
@@ -25,20 +25,10 @@ __all__ = [
     "parse_duration",
 ]
 
-#: Algorithms the server may sign access tokens with.
-SIGNING_ALGORITHMS: Final = ("ES256", "RS256", "PS256", "EdDSA", "HS256")
 
 # OWASP password storage cheat sheet, argon2id minimum: m=19 MiB, t=2, p=1.
 OWASP_ARGON2_MEMORY_KIB: Final = 19 * 1024
 OWASP_ARGON2_TIME_COST: Final = 2
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off"})
 
 
 class SettingsError(ValueError):
@@ -47,24 +37,6 @@ class SettingsError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid settings:\n  " + "\n  ".join(problems))
         self.problems = problems
-
-
-def parse_duration(value: str | int | float) -> int:
-    """Parse ``"15m"``, ``"2s"``, ``"14d"``, ``"3600"`` or a number into whole seconds.
-
-    >>> parse_duration("15m")
-    900
-    """
-    if isinstance(value, bool):
-        raise ValueError("not a duration")
-    if isinstance(value, int | float):
-        if value < 0 or value != int(value):
-            raise ValueError("must be a whole, non-negative number of seconds")
-        return int(value)
-    match = _DURATION.match(value)
-    if match is None:
-        raise ValueError("expected a duration like 15m, 2s, 2h, 14d or a number of seconds")
-    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +83,23 @@ class Settings:
     introspection_clients: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: How long a rotated-in key is published before it signs (verifiers' JWKS caches).
     key_activation_delay: int = 600
+    #: Access tokens signed, then encrypted to this JWE key management (content A256GCM).
+    access_token_encryption: Literal["off", "ECDH-ES+A256KW", "dir"] = "off"
+    #: ``dir`` keys given by the operator (first encrypts, all decrypt); else keys in the DB.
+    access_token_key: tuple[bytes, ...] = field(default=(), repr=False)
+    #: The OWASP sidejacking fingerprint: a hardened cookie whose hash the token carries.
+    token_fingerprint: Literal["auto", "on", "off"] = "auto"
+    #: Require a server-issued nonce in DPoP proofs (RFC 9449 §8).
+    dpop_nonce: bool = False
+    #: Bind access tokens to the client address or user agent they were issued to.
+    bind_tokens: Literal["off", "ip", "user-agent"] = "off"
+
+    @property
+    def fingerprint_on(self) -> bool:
+        """Whether logins bind access tokens to a fingerprint cookie."""
+        if self.token_fingerprint == "auto":
+            return self.token_transport == "cookie"
+        return self.token_fingerprint == "on"
 
     @property
     def argon2_below_owasp(self) -> bool:
@@ -155,9 +144,9 @@ class Settings:
                 values[f.name] = None  # an optional setting left unset
                 continue
             try:
-                values[f.name] = _convert(f.name, raw[f.name])
+                values[f.name] = convert(f.name, raw[f.name])
             except ValueError as exc:
-                hidden = f.name in ("secret", "introspection_clients")
+                hidden = f.name in ("secret", "introspection_clients", "access_token_key")
                 shown = "<hidden>" if hidden else repr(raw[f.name])
                 problems.append(f"JOTGATE_{f.name.upper()}={shown}: {exc}")
         if not problems:
@@ -178,6 +167,8 @@ class Settings:
         if self.login_max_delay > self.login_window:
             # A counter must outlive the delay it imposes, or the delay could never grow.
             problems.append("JOTGATE_LOGIN_MAX_DELAY must not exceed JOTGATE_LOGIN_WINDOW")
+        if self.access_token_key and self.access_token_encryption != "dir":
+            problems.append("JOTGATE_ACCESS_TOKEN_KEY needs JOTGATE_ACCESS_TOKEN_ENCRYPTION=dir")
         return problems
 
     def replace(self, **changes: Any) -> Settings:
@@ -185,166 +176,3 @@ class Settings:
         current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         current.update(changes)
         return Settings.validated(current)
-
-
-def _positive_duration(value: Any) -> int:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError("must be longer than 0 seconds")
-    return seconds
-
-
-def _int_in(low: int, high: int) -> Any:
-    def convert(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError("expected a whole number")
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ValueError("expected a whole number") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return number
-
-    return convert
-
-
-def _choice(*options: Any) -> Any:
-    def convert(value: Any) -> Any:
-        for option in options:
-            if str(value).strip().lower() == str(option).lower():
-                return option
-        raise ValueError("must be one of " + ", ".join(str(o) for o in options))
-
-    return convert
-
-
-def _database_url(value: Any) -> str:
-    url = str(value).strip()
-    if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        return url
-    if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+asyncpg://" + url.split("://", 1)[1]
-    raise ValueError("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
-
-
-def _redis_url(value: Any) -> str | None:
-    url = str(value).strip()
-    if not url:
-        return None
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("expected redis://HOST:PORT/DB")
-    return url
-
-
-def _nonempty(value: Any) -> str:
-    text = str(value).strip()
-    if not text:
-        raise ValueError("must not be empty")
-    return text
-
-
-def _secret(value: Any) -> str | None:
-    text = str(value)
-    if not text:
-        return None
-    if len(text.encode()) < 16:
-        raise ValueError("must be at least 16 bytes (use a long random string)")
-    return text
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError("expected true or false")
-
-
-def _cache_seconds(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("expected a number of seconds") from None
-    if not 0 <= number <= 1:
-        # The issue's promise: a revocation is seen everywhere within 1 second.
-        raise ValueError("must be between 0 and 1 second")
-    return number
-
-
-def _items(value: Any, separators: str = r"[\s,]+") -> list[Any]:
-    if isinstance(value, str):
-        return [part.strip() for part in re.split(separators, value) if part.strip()]
-    if isinstance(value, list | tuple):
-        return list(value)
-    raise ValueError("expected a comma-separated list")
-
-
-def _networks(value: Any) -> tuple[IPNetwork, ...]:
-    networks = []
-    for item in _items(value):
-        try:
-            networks.append(ipaddress.ip_network(str(item), strict=False))
-        except ValueError:
-            raise ValueError(f"{str(item)!r} is not an IP address or CIDR range") from None
-    return tuple(networks)
-
-
-def _clients(value: Any) -> tuple[tuple[str, str], ...]:
-    clients: dict[str, str] = {}
-    for item in _items(value, ","):  # secrets may hold spaces, never commas
-        if isinstance(item, tuple | list) and len(item) == 2:
-            client_id, secret = str(item[0]), str(item[1])
-        else:
-            client_id, _, secret = str(item).partition(":")
-        if not _CLIENT_ID.match(client_id):
-            raise ValueError("expected CLIENT_ID:SECRET,... with ids of letters, digits, ._~-")
-        if len(secret.encode()) < 16:
-            raise ValueError(f"the secret of client {client_id!r} must be at least 16 bytes")
-        if client_id in clients:
-            raise ValueError(f"client {client_id!r} is listed twice")
-        clients[client_id] = secret
-    return tuple(clients.items())
-
-
-_CONVERTERS: Final[dict[str, Any]] = {
-    "host": _nonempty,
-    "port": _int_in(0, 65535),
-    "database_url": _database_url,
-    "redis_url": _redis_url,
-    "issuer": _nonempty,
-    "audience": _nonempty,
-    "signing_alg": _choice(*SIGNING_ALGORITHMS),
-    "access_token_ttl": _positive_duration,
-    "refresh_token_ttl": _positive_duration,
-    "session_max_age": _positive_duration,
-    "refresh_reuse_grace": parse_duration,
-    "token_transport": _choice("body", "cookie", "both"),
-    "expired_status": _choice(401, 419),
-    "registration": _choice("open", "closed"),
-    "secret": _secret,
-    "max_body_bytes": _int_in(1024, 16 * 1024 * 1024),
-    "jwks_max_age": _int_in(0, 86400),
-    "argon2_time_cost": _int_in(1, 20),
-    "argon2_memory_kib": _int_in(8, 4 * 1024 * 1024),
-    "argon2_parallelism": _int_in(1, 16),
-    "denylist_cache_seconds": _cache_seconds,
-    "migrate": _flag,
-    "trusted_proxies": _networks,
-    "login_account_threshold": _int_in(1, 1000),
-    "login_ip_threshold": _int_in(1, 100_000),
-    "login_base_delay": _positive_duration,
-    "login_max_delay": _positive_duration,
-    "login_window": _positive_duration,
-    "introspection_clients": _clients,
-    "key_activation_delay": parse_duration,
-}
-
-
-def _convert(name: str, value: Any) -> Any:
-    return _CONVERTERS[name](value)

@@ -3,7 +3,8 @@
 Verification is local (signature and claims, no database), then the session
 denylist is consulted so a logged-out session's tokens stop at once. Library
 errors become the server's three codes: ``token_expired``, ``token_revoked``,
-``invalid_token``.
+``invalid_token``. With ``ACCESS_TOKEN_ENCRYPTION`` on, tokens are signed
+and then encrypted (:mod:`.token_encryption`), and only such tokens pass.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from jotgate import errors, jwt
 
 from .denylist import Denylist
 from .errors import ApiError, invalid_token
-from .keystore import KeyStore
+from .keystore import KeyStore, LoadedKeys
 from .settings import Settings
+from .token_encryption import CONTENT_ENCRYPTION, EncryptionKeys
 
 __all__ = ["AccessClaims", "TokenService", "new_refresh_token"]
 
@@ -47,10 +49,17 @@ class AccessClaims:
 class TokenService:
     """Signs and verifies access tokens with the key store's current keys."""
 
-    def __init__(self, settings: Settings, keys: KeyStore, denylist: Denylist) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        keys: KeyStore,
+        denylist: Denylist,
+        encryption: EncryptionKeys | None = None,
+    ) -> None:
         self._settings = settings
         self._keys = keys
         self._denylist = denylist
+        self._encryption = encryption
 
     async def issue_access(
         self,
@@ -60,8 +69,12 @@ class TokenService:
         roles: list[str],
         now: dt.datetime,
         not_after: dt.datetime,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[str, int]:
-        """A signed access token and its lifetime in seconds, never past ``not_after``."""
+        """A signed (maybe encrypted) access token and its lifetime, never past ``not_after``.
+
+        ``extra``: binding claims (``cnf``, ``fgp``, ``bnd``) added as given.
+        """
         loaded = await self._keys.current()
         iat = int(now.timestamp())
         exp = min(iat + self._settings.access_token_ttl, int(not_after.timestamp()))
@@ -76,20 +89,52 @@ class TokenService:
             "roles": list(roles),
             # RFC 9068 names the client; this server is its own only client.
             "client_id": "jotgate",
+            **(extra or {}),
         }
-        token = jwt.encode(
-            claims,
-            loaded.signing,
-            algorithm=loaded.signing.alg,
-            headers={"kid": loaded.signing.kid},
-            typ=ACCESS_TYP,
-        )
+        if self._encryption is None:
+            token = jwt.encode(
+                claims,
+                loaded.signing,
+                algorithm=loaded.signing.alg,
+                headers={"kid": loaded.signing.kid},
+                typ=ACCESS_TYP,
+            )
+        else:
+            recipient = (await self._encryption.current()).signing
+            token = jwt.encode(
+                claims,
+                loaded.signing,
+                algorithm=loaded.signing.alg,
+                headers={"kid": loaded.signing.kid},
+                typ=ACCESS_TYP,
+                # ECDH-ES needs only the public half; a dir secret is itself the key.
+                encrypt_to=recipient if recipient.is_symmetric else recipient.public_key(),
+                key_management=self._encryption.alg,
+                encryption=CONTENT_ENCRYPTION,
+            )
         return token, max(0, exp - iat)
 
     def decode(
-        self, token: str, keys: Any, algorithms: tuple[str, ...], *, leeway: int = 0
+        self,
+        token: str,
+        keys: Any,
+        algorithms: tuple[str, ...],
+        *,
+        leeway: int = 0,
+        decrypt: LoadedKeys | None = None,
     ) -> dict[str, Any]:
-        """Signature and claim checks only (no denylist)."""
+        """Signature and claim checks only (no denylist); decryption first when configured."""
+        if decrypt is None or self._encryption is None:
+            return jwt.decode(
+                token,
+                keys,
+                algorithms=list(algorithms),
+                issuer=self._settings.issuer,
+                audience=self._settings.audience,
+                required=_REQUIRED,
+                typ=ACCESS_TYP,
+                leeway=leeway,
+            )
         return jwt.decode(
             token,
             keys,
@@ -99,18 +144,34 @@ class TokenService:
             required=_REQUIRED,
             typ=ACCESS_TYP,
             leeway=leeway,
+            decrypt_with=decrypt.verifying,
+            decrypt_algorithms=[self._encryption.alg],
+            encryptions=[CONTENT_ENCRYPTION],
         )
 
     async def verify_signature_and_claims(self, token: str, *, leeway: int = 0) -> dict[str, Any]:
         """Verified claims, or the library error (after one reload on an unknown kid)."""
         loaded = await self._keys.current()
+        decrypt = await self._encryption.current() if self._encryption else None
         try:
-            return self.decode(token, loaded.verifying, loaded.algorithms, leeway=leeway)
+            return self.decode(
+                token, loaded.verifying, loaded.algorithms, leeway=leeway, decrypt=decrypt
+            )
         except errors.KeyNotFoundError:
             reloaded = await self._keys.after_unknown_kid()
             if reloaded is None:
                 raise
-            return self.decode(token, reloaded.verifying, reloaded.algorithms, leeway=leeway)
+            return self.decode(
+                token, reloaded.verifying, reloaded.algorithms, leeway=leeway, decrypt=decrypt
+            )
+        except errors.DecryptionError:
+            # Maybe encrypted to a key another process rotated in; reload once.
+            fresh = await self._encryption.after_unknown_kid() if self._encryption else None
+            if fresh is None:
+                raise
+            return self.decode(
+                token, loaded.verifying, loaded.algorithms, leeway=leeway, decrypt=fresh
+            )
 
     async def session_for_logout(self, token: str) -> AccessClaims:
         """Claims of a genuine access token, expired or not: logging out must always work.
