@@ -31,14 +31,14 @@ Example::
 
 from __future__ import annotations
 
-import hmac as _stdlib_hmac
 import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple, Protocol
 
 from . import _b64, _json
-from ._claims import duration_seconds, numeric_date, typ_matches
+from ._claims import numeric_date, typ_matches
+from ._dpop_checks import aths, cached_ath, check_algorithms, fresh, same, seconds
 from ._dpop_create import TYP, access_token_hash, create_proof
 from ._dpop_htu import normalize_htu
 from ._dpop_nonce import NonceSource
@@ -94,8 +94,6 @@ _CACHE_SIZE: Final = 1024
 # header segment repeats and the JWK import (point check, thumbprint) is paid
 # once. Bounded and cleared when full, like the JWS header cache.
 _keys: dict[str, tuple[dict[str, Any], Key, str, bool]] = {}
-# Access token -> ath: a token is presented with many proofs over its life.
-_aths: dict[str, str] = {}
 
 
 class DPoPError(JoseError):
@@ -242,7 +240,7 @@ def _verify(
 ) -> tuple[Proof, str, float]:
     """Every check but the replay cache: (proof, replay key, replay expiry)."""
     if algorithms is not DEFAULT_ALGORITHMS:
-        _check_algorithms(algorithms)
+        check_algorithms(algorithms)
     if access_token is not None and expected_jkt is None:
         # ath alone proves nothing: whoever stole the token can hash it too.
         raise TypeError("with access_token, pass expected_jkt (the token's cnf.jkt)")
@@ -291,7 +289,7 @@ def _verify(
     if not isinstance(iat, int | float) or isinstance(iat, bool):
         raise DPoPError("the DPoP proof needs a numeric 'iat'", reason="claims")
     current = time.time() if now is None else numeric_date(now)
-    age, slack = _seconds(max_age), _seconds(leeway)
+    age, slack = seconds(max_age), seconds(leeway)
     if current + slack < iat:
         raise DPoPError("the DPoP proof was issued in the future", reason="iat")
     if current - age - slack > iat:
@@ -301,20 +299,20 @@ def _verify(
         ath = get("ath")
         if type(ath) is not str:
             raise DPoPError("the DPoP proof has no 'ath' for the access token", reason="ath")
-        if not _same(ath, _aths.get(access_token) or _ath(access_token)):
+        if not same(ath, aths.get(access_token) or cached_ath(access_token)):
             raise DPoPError("the DPoP proof is for another access token", reason="ath")
-    if expected_jkt is not None and not _same(jkt, expected_jkt):
+    if expected_jkt is not None and not same(jkt, expected_jkt):
         raise DPoPError("the access token is bound to another key", reason="jkt")
     if nonce is not None:
         given = get("nonce")
         if type(given) is not str:
             raise UseDPoPNonceError("the server requires a DPoP nonce")
-        if not (_same(given, nonce) if isinstance(nonce, str) else nonce.valid(given)):
+        if not (same(given, nonce) if isinstance(nonce, str) else nonce.valid(given)):
             raise UseDPoPNonceError("the DPoP nonce is not current")
     # A proof stays acceptable until iat + age + slack: remember its jti that long.
     # The cached header is shared: the caller gets a copy (cheap when the jwk is flat).
-    fresh = {**header, "jwk": dict(header["jwk"])} if flat else _fresh(header)
-    return Proof(jkt, key, claims, fresh), f"{jkt}:{jti}", iat + age + slack
+    copied = {**header, "jwk": dict(header["jwk"])} if flat else fresh(header)
+    return Proof(jkt, key, claims, copied), f"{jkt}:{jti}", iat + age + slack
 
 
 def _single(proof: object) -> str:
@@ -377,43 +375,3 @@ def _load_header(segment: str) -> tuple[dict[str, Any], Key, str, bool]:
         _keys.clear()  # crude but thread-safe; honest clients refill it at once
     _keys[segment] = entry
     return entry
-
-
-def _check_algorithms(algorithms: Collection[str]) -> None:
-    if isinstance(algorithms, str | bytes) or not algorithms:
-        raise UnsupportedAlgorithmError("algorithms must be a non-empty list, e.g. ['ES256']")
-    for name in algorithms:
-        row = ALGORITHMS.get(name) if isinstance(name, str) else None
-        if row is None or row.kty == "oct":
-            raise UnsupportedAlgorithmError(
-                f"DPoP proofs use asymmetric algorithms; {str(name)[:32]!r} cannot be allowed"
-            )
-
-
-def _ath(access_token: str) -> str:
-    ath = access_token_hash(access_token)
-    if len(_aths) >= _CACHE_SIZE:
-        _aths.clear()
-    _aths[access_token] = ath
-    return ath
-
-
-def _seconds(value: float | timedelta) -> float:
-    if type(value) is int or type(value) is float:
-        return value  # the common case, without parsing
-    return duration_seconds(value)
-
-
-def _same(a: str, b: str) -> bool:
-    """Constant-time equality of two strings (compare_digest refuses non-ASCII str)."""
-    return _stdlib_hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
-def _fresh(value: Any) -> Any:
-    """A copy of a JSON value for the caller (the cached header stays untouched)."""
-    kind = type(value)
-    if kind is dict:
-        return {k: _fresh(v) for k, v in value.items()}
-    if kind is list:
-        return [_fresh(v) for v in value]
-    return value

@@ -1,0 +1,66 @@
+"""Small pieces of :func:`jotgate.dpop.verify_proof`, kept apart to keep ``dpop`` short.
+
+None of them raises a DPoP error: they answer questions (same? how many seconds?)
+or refuse a caller's configuration with a core error.
+"""
+
+from __future__ import annotations
+
+import hmac as _stdlib_hmac
+from collections.abc import Collection
+from datetime import timedelta
+from typing import Any, Final
+
+from ._claims import duration_seconds
+from ._dpop_create import access_token_hash
+from .errors import UnsupportedAlgorithmError
+from .jwa import ALGORITHMS
+
+__all__ = ["aths", "cached_ath", "check_algorithms", "fresh", "same", "seconds"]
+
+_CACHE_SIZE: Final = 1024
+#: Access token -> ath: a token is presented with many proofs over its life.
+aths: dict[str, str] = {}
+
+
+def check_algorithms(algorithms: Collection[str]) -> None:
+    """Refuse an ``algorithms`` list that is empty, a string, or names a symmetric alg."""
+    if isinstance(algorithms, str | bytes) or not algorithms:
+        raise UnsupportedAlgorithmError("algorithms must be a non-empty list, e.g. ['ES256']")
+    for name in algorithms:
+        row = ALGORITHMS.get(name) if isinstance(name, str) else None
+        if row is None or row.kty == "oct":
+            raise UnsupportedAlgorithmError(
+                f"DPoP proofs use asymmetric algorithms; {str(name)[:32]!r} cannot be allowed"
+            )
+
+
+def cached_ath(access_token: str) -> str:
+    """``ath`` of ``access_token``, remembered in :data:`aths` (bounded, cleared when full)."""
+    ath = access_token_hash(access_token)
+    if len(aths) >= _CACHE_SIZE:
+        aths.clear()
+    aths[access_token] = ath
+    return ath
+
+
+def seconds(value: float | timedelta) -> float:
+    """Seconds in a duration option (a number, a ``timedelta`` or ``"1m"``)."""
+    if type(value) is int or type(value) is float:
+        return value  # the common case, without parsing
+    return duration_seconds(value)
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings (compare_digest refuses non-ASCII str)."""
+    return _stdlib_hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def fresh(value: Any) -> Any:
+    """A copy of a JSON value for the caller (the cached header stays untouched)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: fresh(v) for k, v in value.items()}
+    if kind is list:
+        return [fresh(v) for v in value]
+    return value
