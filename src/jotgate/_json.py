@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from .errors import JoseError, MalformedTokenError
 
-__all__ = ["dumps", "loads_object"]
+__all__ = ["copy_tree", "dumps", "loads_object"]
 
 
 class _Refused(ValueError):
@@ -96,3 +96,16 @@ def dumps(value: Any) -> bytes:
         return _encode(value).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"value is not JSON serializable: {exc}") from None
+
+
+def copy_tree(value: Any) -> Any:
+    """A deep copy of a parsed JSON value: dicts and lists copied, scalars shared.
+
+    Several times cheaper than ``copy.deepcopy``, which must handle any object.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {name: copy_tree(item) for name, item in value.items()}
+    if kind is list:
+        return [copy_tree(item) for item in value]
+    return value

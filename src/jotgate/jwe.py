@@ -28,12 +28,12 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import zlib
 from collections.abc import Collection, Mapping
 from typing import Any, Final, NamedTuple
 
 from . import _b64, _json
+from ._json import copy_tree
 from ._jwe_content import ENCRYPTIONS, fail
 from ._jwe_keymgmt import ALGORITHMS, FAMILY_PARAMS, KeyManagement, manager_for
 from ._jwe_parse import (
@@ -214,9 +214,7 @@ def decrypt(
         max_pbes2_count=max_pbes2_count,
     )
     # The header may be shared with the cache: hand out a copy the caller may change.
-    if any(type(value) in (dict, list) for value in header.values()):
-        return Decrypted(copy.deepcopy(header), plaintext, used)
-    return Decrypted(dict(header), plaintext, used)
+    return Decrypted(copy_tree(header), plaintext, used)
 
 
 def is_compact_jwe(token: object) -> bool:

@@ -18,12 +18,12 @@ Example::
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Collection, Mapping
 from typing import Any, Final, NamedTuple
 
 from . import _b64, _json
 from ._b64 import decode_ascii
+from ._json import copy_tree
 from .errors import (
     InvalidKeyError,
     InvalidSignatureError,
@@ -187,9 +187,7 @@ def verify(token: str | bytes, key: KeySource, *, algorithms: Collection[str]) -
     """
     header, payload, used = verify_compact(token, key, algorithms)
     # The header is shared with the cache: hand out a copy the caller may change.
-    if any(type(value) in (dict, list) for value in header.values()):
-        return Verified(copy.deepcopy(header), payload, used)
-    return Verified(dict(header), payload, used)
+    return Verified(copy_tree(header), payload, used)
 
 
 # -- signing --------------------------------------------------------------
