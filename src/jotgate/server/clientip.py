@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from .settings import IPNetwork
 
-__all__ = ["client_ip"]
+__all__ = ["client_ip", "peer_is_trusted"]
 
 _MAX_HOPS = 32  # a longer chain is garbage; reading it all would only cost time
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -38,6 +38,14 @@ def _trusted(address: _Address, nets: Sequence[IPNetwork]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address.version == net.version and address in net for net in nets)
+
+
+def peer_is_trusted(peer: str | None, trusted: Sequence[IPNetwork]) -> bool:
+    """Whether the direct peer is one of the trusted proxies."""
+    if peer is None or not trusted:
+        return False
+    address = _parse(peer)
+    return address is not None and _trusted(address, trusted)
 
 
 def client_ip(

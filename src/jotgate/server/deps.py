@@ -7,16 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 
-from .errors import missing_token
+from .request_auth import authenticate_request
 from .runtime import Runtime
 from .tokens import AccessClaims
-from .transport import access_token_from
 
 __all__ = ["Authenticated", "RuntimeDep", "authenticated", "get_runtime", "oauth2_scheme"]
 
 #: Declares the password flow in the OpenAPI document, so the /docs "Authorize"
 #: button logs in through /auth/token. It reads nothing itself (auto_error off):
-#: the token is taken by :func:`access_token_from`, cookies included.
+#: the token is taken by :func:`.request_auth.authenticate_request`, cookies included.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
@@ -34,11 +33,12 @@ async def authenticated(
     runtime: RuntimeDep,
     _declared: Annotated[str | None, Security(oauth2_scheme)] = None,
 ) -> AccessClaims:
-    """The verified claims of the caller's access token, or a 401 that says why."""
-    presented = access_token_from(request, runtime.settings)
-    if presented is None:
-        raise missing_token()
-    return await runtime.tokens.authenticate(presented.token)
+    """The verified claims of the caller's access token, or a 401 that says why.
+
+    Bindings included: fingerprint cookie, client address or user agent,
+    DPoP proof (see :mod:`.request_auth`).
+    """
+    return await authenticate_request(request, runtime)
 
 
 Authenticated = Annotated[AccessClaims, Depends(authenticated)]

@@ -42,9 +42,9 @@ async def _access(runtime: Runtime, token: str) -> dict[str, Any] | None:
     if user is None or user.disabled or session is None or session.revoked_at is not None:
         return None
     raw = claims.raw
-    return {
+    answer = {
         "active": True,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if "cnf" in raw else "Bearer",
         "scope": " ".join(claims.roles),
         "client_id": raw.get("client_id", "jotgate"),
         "username": user.username,
@@ -57,6 +57,10 @@ async def _access(runtime: Runtime, token: str) -> dict[str, Any] | None:
         "iat": raw["iat"],
         "exp": claims.exp,
     }
+    if "cnf" in raw:
+        # RFC 9449 §6.2: the resource server checks the proof against this.
+        answer["cnf"] = raw["cnf"]
+    return answer
 
 
 async def _refresh_row(runtime: Runtime, token: str) -> tuple[RefreshToken, Session, User] | None:

@@ -34,7 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +60,7 @@ __all__ = [
     "alg_in_use",
     "key_states",
     "server_sealer",
+    "server_secret",
 ]
 
 RELOAD_SECONDS: Final = 60.0
@@ -330,16 +333,20 @@ async def alg_in_use(
     return max(live, key=activates).alg if live else None
 
 
-async def server_sealer(
+async def server_secret(
     sessions: async_sessionmaker[AsyncSession], *, purpose: str, secret: str | None
-) -> Sealer:
-    """A sealer for ``purpose``: from SECRET when set, else from a random key in the DB.
+) -> bytes:
+    """32 bytes for ``purpose`` that every process agrees on.
 
-    Without SECRET the random key lives next to the data it protects, which
-    only helps against leaks of single columns; the start-up warning says so.
+    Derived from SECRET when it is set; else a random value stored once in
+    the database (which then lives next to what it protects; the start-up
+    warning says so).
     """
     if secret:
-        return Sealer.from_secret(secret, purpose=purpose)
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=b"jotgate server secret v1",
+            info=purpose.encode(),
+        ).derive(secret.encode())  # fmt: skip
     async with sessions() as db, db.begin():
         row = await db.get(ServerSecret, purpose)
         if row is None:
@@ -350,4 +357,19 @@ async def server_sealer(
             except IntegrityError:
                 row = await db.get(ServerSecret, purpose, populate_existing=True)
                 assert row is not None
-        return Sealer.from_secret(row.value, purpose=purpose)
+        return row.value
+
+
+async def server_sealer(
+    sessions: async_sessionmaker[AsyncSession], *, purpose: str, secret: str | None
+) -> Sealer:
+    """A sealer for ``purpose``: from SECRET when set, else from a random key in the DB.
+
+    Without SECRET the random key lives next to the data it protects, which
+    only helps against leaks of single columns; the start-up warning says so.
+    """
+    if secret:
+        return Sealer.from_secret(secret, purpose=purpose)
+    return Sealer.from_secret(
+        await server_secret(sessions, purpose=purpose, secret=None), purpose=purpose
+    )

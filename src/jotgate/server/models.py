@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AuditEvent",
     "Base",
+    "DPoPProof",
     "DenylistEntry",
     "EncryptionKey",
     "KeyRow",
@@ -101,6 +103,8 @@ class Session(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The DPoP key (RFC 7638 thumbprint) every refresh of this session must prove.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class RefreshToken(Base):
@@ -223,3 +227,15 @@ class RevocationEvent(Base):
     #: No token of the session is valid after this; the row may then be dropped.
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class DPoPProof(Base):
+    """A DPoP proof already accepted (``<jkt>:<jti>``), refused again until ``expires_at``.
+
+    The replay cache shared by every process when Redis is not configured.
+    """
+
+    __tablename__ = "dpop_jti"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

@@ -28,6 +28,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from .errors import ApiError
+from .request_auth import authenticate_request
 from .runtime import Runtime
 from .settings import Settings
 from .tokens import require_role
@@ -93,6 +94,9 @@ def to_oauth_error(exc: ApiError) -> OAuthError:
     """Translate a service's :class:`ApiError` for an OAuth endpoint."""
     if exc.code in _GRANT_ERRORS:
         return OAuthError("invalid_grant", exc.message)
+    if exc.code in ("invalid_dpop_proof", "use_dpop_nonce"):
+        # RFC 9449 §5 and §8: the token endpoint answers these in OAuth shape, 400.
+        return OAuthError(exc.code, exc.message, status=exc.status, headers=exc.headers)
     if exc.status == 503:
         return OAuthError("temporarily_unavailable", exc.message, status=503)
     if exc.status in (401, 403, 429):
@@ -200,8 +204,8 @@ async def authenticate_service(request: Request, runtime: Runtime, form: Mapping
         return
     header = request.headers.get("authorization", "")
     scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        claims = await runtime.tokens.authenticate(value.strip())
+    if scheme.lower() in ("bearer", "dpop") and value.strip():
+        claims = await authenticate_request(request, runtime)
         require_role(claims, "introspect")
         return
     raise OAuthError(

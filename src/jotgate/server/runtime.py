@@ -14,9 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from jotgate import dpop
+
 from .database import create_engine, migrate, session_factory
 from .denylist import DatabaseDenylist, Denylist, DenylistStore, RedisDenylist
-from .keystore import KeyStore, server_sealer
+from .dpop_server import DatabaseReplayCache, DPoPService
+from .keystore import KeyStore, server_sealer, server_secret
 from .logins import LoginService
 from .passwords import PasswordService
 from .revocation_feed import purge_expired as purge_feed
@@ -52,6 +55,7 @@ class Runtime:
     users: UserService
     throttle: LoginThrottle
     logins: LoginService
+    dpop: DPoPService
     _housekeeping: asyncio.Task[None] | None = None
 
     def start_housekeeping(self) -> None:
@@ -68,6 +72,8 @@ class Runtime:
                 await purge_feed(self.db)
                 if isinstance(self.throttle.store, DatabaseThrottleStore):
                     await self.throttle.store.purge_expired(self.throttle.clock())
+                if isinstance(self.dpop.replay, DatabaseReplayCache):
+                    await self.dpop.replay.purge_expired()
             except Exception:  # a DB hiccup must not kill the loop
                 log.warning("housekeeping failed; will retry", exc_info=True)
 
@@ -118,6 +124,11 @@ async def open_runtime(settings: Settings) -> Runtime:
         await keys.start()
         encryption = await open_encryption_keys(settings, db)
         sealer = await server_sealer(db, purpose="refresh-successor", secret=settings.secret)
+        nonces = None
+        if settings.dpop_nonce:
+            # Every process derives the same secret, so a nonce from one is good at all.
+            nonce_secret = await server_secret(db, purpose="dpop-nonce", secret=settings.secret)
+            nonces = dpop.NonceSource(nonce_secret)
         passwords = PasswordService(
             time_cost=settings.argon2_time_cost,
             memory_kib=settings.argon2_memory_kib,
@@ -135,6 +146,9 @@ async def open_runtime(settings: Settings) -> Runtime:
         RedisThrottleStore(redis) if redis is not None else DatabaseThrottleStore(db)
     )
     throttle = LoginThrottle(throttle_store, ThrottlePolicy.from_settings(settings))
+    replay: dpop.AsyncReplayCache = (
+        dpop.AsyncRedisReplayCache(redis) if redis is not None else DatabaseReplayCache(db)
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -149,4 +163,5 @@ async def open_runtime(settings: Settings) -> Runtime:
         users=users,
         throttle=throttle,
         logins=LoginService(users, throttle, db),
+        dpop=DPoPService(settings, replay, nonces),
     )

@@ -24,6 +24,10 @@ class TokenPair:
     session_id: str
     user_id: str
     roles: tuple[str, ...] = ()
+    #: "DPoP" when the tokens are bound to a DPoP key (RFC 9449 §5).
+    token_type: str = "Bearer"
+    #: The fingerprint cookie's value, when the access token carries its hash.
+    fingerprint: str | None = None
 
 
 @dataclass

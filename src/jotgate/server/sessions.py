@@ -14,6 +14,7 @@ reuse means theft and the whole family dies.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Final
@@ -23,20 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import audit
 from .audit import ClientInfo
-from .denylist import DatabaseDenylist, Denylist
+from .bindings import Binding
+from .denylist import Denylist
 from .errors import ApiError, invalid_token
 from .models import RefreshToken, Session, User
-from .revocation_feed import record_revocations
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
+from .session_revocation import SessionRevocation
 from .settings import Settings
 from .tokens import TokenService, new_refresh_token
 
 __all__ = ["Revocations", "SessionService", "TokenPair", "hash_refresh_token"]
 
 _ROTATION_ATTEMPTS: Final = 5
-# Access tokens may be verified with a little clock skew; deny a bit past their expiry.
-_DENY_MARGIN: Final = dt.timedelta(seconds=60)
 
 
 def _now() -> dt.datetime:
@@ -58,7 +58,19 @@ def _refresh_error(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-class SessionService:
+def _check_dpop_key(session: Session, binding: Binding) -> None:
+    """A DPoP-bound session refreshes only with a proof by its own key (RFC 9449 §5)."""
+    if session.dpop_jkt is None:
+        return
+    if binding.jkt is None:
+        raise ApiError(
+            400, "invalid_dpop_proof", "this session is bound to a DPoP key: send a DPoP proof"
+        )
+    if not hmac.compare_digest(binding.jkt.encode(), session.dpop_jkt.encode()):
+        raise ApiError(400, "invalid_dpop_proof", "the DPoP proof is by another key")
+
+
+class SessionService(SessionRevocation):
     """Creates sessions, rotates refresh tokens, revokes sessions."""
 
     def __init__(
@@ -77,8 +89,15 @@ class SessionService:
 
     # -- login -------------------------------------------------------------
 
-    async def start(self, user: User, *, client: ClientInfo) -> TokenPair:
-        """A new session for ``user`` (just authenticated) and its first token pair."""
+    async def start(
+        self, user: User, *, client: ClientInfo, binding: Binding | None = None
+    ) -> TokenPair:
+        """A new session for ``user`` (just authenticated) and its first token pair.
+
+        ``binding``: what the access token is bound to; a DPoP key binds the
+        whole session (every refresh must be proved by it).
+        """
+        binding = binding or Binding()
         now = _now()
         session = Session(
             id=str(uuid.uuid4()),
@@ -88,6 +107,7 @@ class SessionService:
             expires_at=now + dt.timedelta(seconds=self._settings.session_max_age),
             user_agent=(client.user_agent or None) and client.user_agent[:512],
             ip=client.ip,
+            dpop_jkt=binding.jkt,
         )
         plain = new_refresh_token()
         async with self._sessions() as db, db.begin():
@@ -98,7 +118,7 @@ class SessionService:
             audit.record(
                 db, "login_succeeded", client=client, user_id=user.id, session_id=session.id
             )
-        return await self._pair(user, session, plain, token.expires_at, now)
+        return await self._pair(user, session, plain, token.expires_at, now, binding)
 
     def _new_token_row(self, session: Session, plain: str, now: dt.datetime) -> RefreshToken:
         idle = now + dt.timedelta(seconds=self._settings.refresh_token_ttl)
@@ -117,6 +137,7 @@ class SessionService:
         refresh_plain: str,
         refresh_expires_at: dt.datetime,
         now: dt.datetime,
+        binding: Binding,
     ) -> TokenPair:
         access, expires_in = await self._tokens.issue_access(
             user_id=user.id,
@@ -124,6 +145,7 @@ class SessionService:
             roles=list(user.roles),
             now=now,
             not_after=session.expires_at,
+            extra=binding.claims(),
         )
         return TokenPair(
             access_token=access,
@@ -133,12 +155,19 @@ class SessionService:
             session_id=session.id,
             user_id=user.id,
             roles=tuple(user.roles),
+            token_type="DPoP" if binding.jkt else "Bearer",
+            fingerprint=binding.fingerprint,
         )
 
     # -- refresh -----------------------------------------------------------
 
     async def refresh(
-        self, refresh_token: str, *, access_token: str | None, client: ClientInfo
+        self,
+        refresh_token: str,
+        *,
+        access_token: str | None,
+        client: ClientInfo,
+        binding: Binding | None = None,
     ) -> TokenPair:
         """Trade a refresh token for a new pair (see the module docstring for the rules).
 
@@ -147,9 +176,10 @@ class SessionService:
         within the session's absolute cap (the third of the four cases).
         """
         access_sid = await self._valid_access_sid(access_token)
+        binding = binding or Binding()
         for _ in range(_ROTATION_ATTEMPTS):
             try:
-                result = await self._refresh_once(refresh_token, access_sid, client)
+                result = await self._refresh_once(refresh_token, access_sid, client, binding)
             except _LostRace:
                 continue
             if isinstance(result, _Reuse):
@@ -171,7 +201,7 @@ class SessionService:
             return None
 
     async def _refresh_once(
-        self, refresh_token: str, access_sid: str | None, client: ClientInfo
+        self, refresh_token: str, access_sid: str | None, client: ClientInfo, binding: Binding
     ) -> TokenPair | _Reuse:
         now = _now()
         async with self._sessions() as db, db.begin():
@@ -192,13 +222,16 @@ class SessionService:
                 raise _refresh_error(
                     "session_expired", "this session reached its maximum age; log in again"
                 )
+            _check_dpop_key(session, binding)
             if row.used_at is not None:
-                return await self._replay(db, row, session, user, now, client)
+                return await self._replay(db, row, session, user, now, client, binding)
             if now >= row.expires_at and access_sid != session.id:
                 raise _refresh_error(
                     "refresh_token_expired", "this refresh token has expired; log in again"
                 )
-            return await self._rotate(db, row, session, user, now, client)
+            if session.dpop_jkt is None and binding.jkt is not None:
+                session.dpop_jkt = binding.jkt  # bound from now on, like a login with a proof
+            return await self._rotate(db, row, session, user, now, client, binding)
 
     async def _rotate(
         self,
@@ -208,6 +241,7 @@ class SessionService:
         user: User,
         now: dt.datetime,
         client: ClientInfo,
+        binding: Binding,
     ) -> TokenPair:
         plain = new_refresh_token()
         successor = self._new_token_row(session, plain, now)
@@ -232,7 +266,7 @@ class SessionService:
         if client.ip:
             session.ip = client.ip
         audit.record(db, "refresh", client=client, user_id=user.id, session_id=session.id)
-        return await self._pair(user, session, plain, successor.expires_at, now)
+        return await self._pair(user, session, plain, successor.expires_at, now, binding)
 
     async def _replay(
         self,
@@ -242,6 +276,7 @@ class SessionService:
         user: User,
         now: dt.datetime,
         client: ClientInfo,
+        binding: Binding,
     ) -> TokenPair | _Reuse:
         assert row.used_at is not None
         grace = dt.timedelta(seconds=self._settings.refresh_reuse_grace)
@@ -256,7 +291,7 @@ class SessionService:
                 and hash_refresh_token(plain) == successor.token_hash
             ):
                 # A concurrent tab: the same live successor, a fresh access token.
-                return await self._pair(user, session, plain, successor.expires_at, now)
+                return await self._pair(user, session, plain, successor.expires_at, now, binding)
         revoked = Revocations()
         await self._revoke_sessions(db, [session], reason="refresh_reuse", into=revoked, now=now)
         audit.record(
@@ -274,90 +309,6 @@ class SessionService:
             return self._sealer.open(sealed).decode()
         except (SealError, UnicodeDecodeError):
             return None
-
-    # -- revocation --------------------------------------------------------
-
-    def _deny_until(self) -> dt.datetime:
-        return _now() + dt.timedelta(seconds=self._settings.access_token_ttl) + _DENY_MARGIN
-
-    async def _revoke_sessions(
-        self,
-        db: AsyncSession,
-        sessions: list[Session],
-        *,
-        reason: str,
-        into: Revocations,
-        now: dt.datetime | None = None,
-    ) -> None:
-        now = now or _now()
-        live = [s for s in sessions if s.revoked_at is None]
-        for session in live:
-            session.revoked_at = now
-            session.revoked_reason = reason
-        sids = [s.id for s in live]
-        if not sids:
-            return
-        # Nothing sealed may outlive its session.
-        await db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.session_id.in_(sids))
-            .values(successor_sealed=None)
-            .execution_options(synchronize_session=False)
-        )
-        # Same transaction: the logout, its denial and its feed entry commit together.
-        denylist_in_db = isinstance(self._denylist.store, DatabaseDenylist)
-        await record_revocations(db, sids, self._deny_until(), denylist_in_db=denylist_in_db)
-        into.sids.extend(sids)
-
-    async def publish(self, revoked: Revocations) -> None:
-        """After commit: make the revocations known to this process and the shared store."""
-        if not revoked.sids:
-            return
-        if isinstance(self._denylist.store, DatabaseDenylist):
-            self._denylist.remember(revoked.sids, self._deny_until())
-        else:
-            await self._denylist.revoke(revoked.sids, self._deny_until())
-
-    async def revoke_user_sessions(
-        self, db: AsyncSession, user_id: str, *, reason: str, into: Revocations
-    ) -> None:
-        """Inside the caller's transaction: revoke every live session of ``user_id``."""
-        sessions = (
-            await db.scalars(
-                select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None))
-            )
-        ).all()
-        await self._revoke_sessions(db, list(sessions), reason=reason, into=into)
-
-    async def end(
-        self,
-        session_id: str,
-        *,
-        user_id: str,
-        reason: str,
-        client: ClientInfo,
-        event: str = "logout",
-    ) -> None:
-        """Revoke one session of ``user_id``; 404 ``session_not_found`` if not theirs."""
-        revoked = Revocations()
-        async with self._sessions() as db, db.begin():
-            session = await db.get(Session, session_id)
-            if session is None or session.user_id != user_id:
-                raise ApiError(404, "session_not_found", "no such session")
-            await self._revoke_sessions(db, [session], reason=reason, into=revoked)
-            audit.record(db, event, client=client, user_id=user_id, session_id=session_id)
-        await self.publish(revoked)
-
-    async def end_all(self, user_id: str, *, client: ClientInfo) -> int:
-        """Revoke every session of ``user_id``; the number revoked."""
-        revoked = Revocations()
-        async with self._sessions() as db, db.begin():
-            await self.revoke_user_sessions(db, user_id, reason="logout_all", into=revoked)
-            audit.record(
-                db, "logout_all", client=client, user_id=user_id, sessions=len(revoked.sids)
-            )
-        await self.publish(revoked)
-        return len(revoked.sids)
 
     async def session_of_refresh_token(self, refresh_token: str) -> Session | None:
         """The session a refresh token belongs to (for logout by refresh token)."""

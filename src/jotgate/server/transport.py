@@ -16,6 +16,7 @@ from typing import Final
 from fastapi import Request, Response
 
 from .audit import ClientInfo
+from .bindings import clear_fingerprint, set_fingerprint
 from .clientip import client_ip
 from .errors import ApiError, invalid_token
 from .schemas import TokenResponse
@@ -44,10 +45,15 @@ _MAX_TOKEN_CHARS: Final = 8192
 
 @dataclass(frozen=True)
 class Presented:
-    """A token the client sent, and whether it came in a cookie."""
+    """A token the client sent, whether it came in a cookie, and its scheme.
+
+    ``scheme`` is ``"bearer"``, ``"dpop"`` (``Authorization: DPoP``, RFC 9449
+    §7.1) or ``"cookie"``.
+    """
 
     token: str
     from_cookie: bool
+    scheme: str = "bearer"
 
 
 def client_info(request: Request) -> ClientInfo:
@@ -74,7 +80,7 @@ def _check_csrf(request: Request, method: str | None = None) -> None:
 def access_token_from(
     request: Request, settings: Settings, *, method: str | None = None
 ) -> Presented | None:
-    """The bearer token from ``Authorization``, else (cookie mode) the access cookie.
+    """The token from ``Authorization`` (Bearer or DPoP), else (cookie mode) the access cookie.
 
     ``method`` is the method the CSRF check judges when it is not this
     request's own (forward-auth checks on behalf of a proxied request).
@@ -83,16 +89,16 @@ def access_token_from(
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
         value = value.strip()
-        if scheme.lower() != "bearer" or not value:
+        if scheme.lower() not in ("bearer", "dpop") or not value:
             raise invalid_token("invalid_token", "use Authorization: Bearer <access token>")
         if len(value) > _MAX_TOKEN_CHARS:
             raise invalid_token("invalid_token", "the access token is too long")
-        return Presented(value, from_cookie=False)
+        return Presented(value, from_cookie=False, scheme=scheme.lower())
     if _uses_cookies(settings):
         cookie = request.cookies.get(ACCESS_COOKIE)
         if cookie:
             _check_csrf(request, method)
-            return Presented(cookie, from_cookie=True)
+            return Presented(cookie, from_cookie=True, scheme="cookie")
     return None
 
 
@@ -112,6 +118,9 @@ def token_response(pair: TokenPair, response: Response, settings: Settings) -> T
     """Put the pair where the transport says: JSON body, cookies, or both."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    if pair.fingerprint is not None:
+        # Lives as long as the refresh token: each refresh sends a new one.
+        set_fingerprint(response, settings, pair.fingerprint, pair.refresh_expires_in)
     if _uses_cookies(settings):
         secure = settings.issuer.startswith("https://")
         response.set_cookie(
@@ -144,6 +153,7 @@ def token_response(pair: TokenPair, response: Response, settings: Settings) -> T
     in_body = settings.token_transport in ("body", "both")
     return TokenResponse(
         access_token=pair.access_token if in_body else None,
+        token_type=pair.token_type,
         expires_in=pair.expires_in,
         refresh_token=pair.refresh_token if in_body else None,
         refresh_expires_in=pair.refresh_expires_in,
@@ -151,7 +161,9 @@ def token_response(pair: TokenPair, response: Response, settings: Settings) -> T
 
 
 def clear_cookies(response: Response, settings: Settings) -> None:
-    """Remove the token cookies (logout)."""
+    """Remove the token cookies and the fingerprint (logout)."""
+    if settings.fingerprint_on:
+        clear_fingerprint(response, settings)
     if not _uses_cookies(settings):
         return
     response.delete_cookie(ACCESS_COOKIE, path="/")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from ..bindings import new_binding
 from ..deps import Authenticated, RuntimeDep
+from ..dpop_server import bound_jkt
 from ..errors import ApiError, invalid_token
 from ..schemas import (
     Credentials,
@@ -74,7 +76,11 @@ async def change_password(
     user = await runtime.logins.change_password(
         claims.sub, body.current_password, body.new_password, client=client
     )
-    pair = await runtime.sessions.start(user, client=client)
+    # The new session is bound like the one that asked: the same DPoP key
+    # (this request was proved by it), a fresh fingerprint.
+    jkt = bound_jkt(claims.raw)
+    binding = new_binding(runtime.settings, client, cookies=True, jkt=jkt)
+    pair = await runtime.sessions.start(user, client=client, binding=binding)
     return token_response(pair, response, runtime.settings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from ..bindings import new_binding
 from ..deps import Authenticated, RuntimeDep
 from ..errors import ApiError, missing_token
 from ..schemas import Credentials, ErrorBody, LogoutRequest, RefreshRequest, TokenResponse
@@ -33,10 +34,14 @@ async def login(
     """Check username and password; start a session; answer with a token pair.
 
     Repeated failures are slowed down: 429 ``too_many_attempts`` with ``Retry-After``.
+    With a ``DPoP`` proof the tokens are bound to its key (``token_type: DPoP``).
     """
     client = client_info(request)
+    jkt = await runtime.dpop.token_request_jkt(request)
     user = await runtime.logins.password_login(body.username, body.password, client=client)
-    pair = await runtime.sessions.start(user, client=client)
+    binding = new_binding(runtime.settings, client, cookies=True, jkt=jkt)
+    pair = await runtime.sessions.start(user, client=client, binding=binding)
+    response.headers.update(runtime.dpop.nonce_headers())
     return token_response(pair, response, runtime.settings)
 
 
@@ -50,18 +55,23 @@ async def refresh(
     """Trade a refresh token for a new pair (rotation; reuse after the grace window revokes).
 
     Send the still-valid access token in ``Authorization`` too, and an
-    idle-expired refresh token of the same session is still honoured.
+    idle-expired refresh token of the same session is still honoured. A
+    DPoP-bound session needs a proof by its key; the fingerprint rotates.
     """
     settings = runtime.settings
     token = refresh_token_from(request, settings, body.refresh_token if body else None)
     if token is None:
         raise ApiError(400, "invalid_request", 'send {"refresh_token": "..."}')
     presented = access_token_from(request, settings)
+    client = client_info(request)
+    jkt = await runtime.dpop.token_request_jkt(request)
     pair = await runtime.sessions.refresh(
         token,
         access_token=presented.token if presented else None,
-        client=client_info(request),
+        client=client,
+        binding=new_binding(settings, client, cookies=True, jkt=jkt),
     )
+    response.headers.update(runtime.dpop.nonce_headers())
     return token_response(pair, response, settings)
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response, Security
 
 from ... import _b64
-from ..deps import RuntimeDep
-from ..errors import ApiError, error_response, missing_token
+from ..deps import RuntimeDep, oauth2_scheme
+from ..errors import ApiError, error_response
+from ..request_auth import authenticate_request
 from ..schemas import ErrorBody
 from ..tokens import AccessClaims, require_role
-from ..transport import access_token_from
 
 router = APIRouter(tags=["edge"])
 
@@ -61,24 +61,30 @@ def _identity(claims: AccessClaims) -> dict[str, str]:
     }
 
 
-@router.api_route("/auth/verify", methods=_METHODS, status_code=200, responses=_RESPONSES)
+# Every method is served; the OpenAPI document lists GET only (one operation
+# per method would repeat one operation id, which FastAPI warns about).
+@router.get("/auth/verify", status_code=200, responses=_RESPONSES)
+@router.api_route("/auth/verify", methods=_METHODS, include_in_schema=False)
 @router.api_route("/auth/verify/{rest:path}", methods=_METHODS, include_in_schema=False)
 async def verify(
     request: Request,
     runtime: RuntimeDep,
     role: Annotated[str | None, Query(max_length=64)] = None,
+    _declared: Annotated[str | None, Security(oauth2_scheme)] = None,
 ) -> Response:
     """200 with identity headers for a valid, unrevoked access token; else 401/403.
 
     The proxy copies ``X-User-Id``, ``X-Session-Id``, ``X-User-Roles``,
     ``X-User-Scopes`` and ``X-Auth-Claims`` (base64url JSON of the claims)
     to the upstream request, after stripping any the client sent itself.
+    Bound tokens are checked as on the server's own routes: the fingerprint
+    cookie, the client address or user agent, and for DPoP a proof of the
+    guarded request (method and URL from trusted proxies' headers).
     """
     try:
-        presented = access_token_from(request, runtime.settings, method=_original_method(request))
-        if presented is None:
-            raise missing_token()
-        claims = await runtime.tokens.authenticate(presented.token)
+        claims = await authenticate_request(
+            request, runtime, forwarded=True, csrf_method=_original_method(request)
+        )
         if role is not None:
             require_role(claims, role)
     except ApiError as exc:

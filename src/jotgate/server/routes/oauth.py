@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..bindings import new_binding
 from ..deps import RuntimeDep
 from ..errors import ApiError
 from ..introspection import describe, revoke
@@ -67,10 +68,10 @@ def _required(form: dict[str, str], name: str) -> str:
     return value
 
 
-def _token_json(pair: TokenPair) -> JSONResponse:
+def _token_json(pair: TokenPair, extra_headers: dict[str, str]) -> JSONResponse:
     body: dict[str, Any] = {
         "access_token": pair.access_token,
-        "token_type": "Bearer",
+        "token_type": pair.token_type,
         "expires_in": pair.expires_in,
         "refresh_token": pair.refresh_token,
         "refresh_expires_in": pair.refresh_expires_in,
@@ -78,20 +79,23 @@ def _token_json(pair: TokenPair) -> JSONResponse:
     if pair.roles:
         # RFC 6749 §5.1: the issued scope differs from any requested one, so say it.
         body["scope"] = " ".join(pair.roles)
-    return JSONResponse(body, headers=NO_STORE)
+    return JSONResponse(body, headers={**NO_STORE, **extra_headers})
 
 
 async def _grant(request: Request, runtime: Runtime, form: dict[str, str]) -> TokenPair:
     grant_type = _required(form, "grant_type")
     client = client_info(request)
+    if grant_type not in ("password", "refresh_token"):
+        raise OAuthError("unsupported_grant_type", "grant_type must be password or refresh_token")
+    jkt = await runtime.dpop.token_request_jkt(request)
+    # OAuth clients keep no cookies: no fingerprint here, whatever the setting.
+    binding = new_binding(runtime.settings, client, cookies=False, jkt=jkt)
     if grant_type == "password":
         username, password = _required(form, "username"), _required(form, "password")
         user = await runtime.logins.password_login(username, password, client=client)
-        return await runtime.sessions.start(user, client=client)
-    if grant_type == "refresh_token":
-        token = _required(form, "refresh_token")
-        return await runtime.sessions.refresh(token, access_token=None, client=client)
-    raise OAuthError("unsupported_grant_type", "grant_type must be password or refresh_token")
+        return await runtime.sessions.start(user, client=client, binding=binding)
+    token = _required(form, "refresh_token")
+    return await runtime.sessions.refresh(token, access_token=None, client=client, binding=binding)
 
 
 @router.post("/auth/token", openapi_extra=_TOKEN_FORM, responses={**_ERRORS, 429: _OAUTH_ERROR})
@@ -105,7 +109,7 @@ async def token(request: Request, runtime: RuntimeDep) -> Response:
     try:
         form = await read_form(request)
         authenticated_client(request, form, runtime.settings)
-        return _token_json(await _grant(request, runtime, form))
+        return _token_json(await _grant(request, runtime, form), runtime.dpop.nonce_headers())
     except OAuthError as exc:
         return oauth_error_response(exc)
     except ApiError as exc:
