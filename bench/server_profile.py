@@ -113,42 +113,47 @@ async def _drive(args: argparse.Namespace, work: Path) -> None:
             path, mode = CASES[args.case]
             lines = {"bearer": pools.access_tokens, "login": pools.login_bodies}
 
-            async def load(seconds: float) -> WrkResult:
-                # Keys are reloaded when 60 s old; renew them outside any transaction
-                # first (see server_bench.py), then give refresh fresh single-use tokens.
-                if mode == "refresh":
-                    bearer = work / "bearer.txt"
-                    bearer.write_text("\n".join(pools.access_tokens) + "\n")
-                    await run_wrk(
-                        f"http://127.0.0.1:{port}/auth/verify",
-                        mode="bearer",
-                        material=bearer,
-                        connections=4,
-                        seconds=1,
-                        script=script,
-                    )
-                    material = work / "refresh.txt"
-                    plains = await refresh_batch(runtime, pools.user_ids, args.refresh_tokens)
-                    material.write_text("\n".join(plains) + "\n")
-                else:
-                    material = work / f"{mode}.txt"
-                    material.write_text("\n".join(lines[mode]) + "\n")
+            async def material() -> Path:
+                # Untimed set-up. Keys are reloaded when 60 s old: renew them outside any
+                # transaction first (see server_bench.py), then make fresh refresh tokens.
+                if mode != "refresh":
+                    out = work / f"{mode}.txt"
+                    out.write_text("\n".join(lines[mode]) + "\n")
+                    return out
+                bearer = work / "bearer.txt"
+                bearer.write_text("\n".join(pools.access_tokens) + "\n")
+                await run_wrk(
+                    f"http://127.0.0.1:{port}/auth/verify",
+                    mode="bearer",
+                    material=bearer,
+                    connections=4,
+                    seconds=1,
+                    script=script,
+                )
+                out = work / "refresh.txt"
+                plains = await refresh_batch(runtime, pools.user_ids, args.refresh_tokens)
+                out.write_text("\n".join(plains) + "\n")
+                return out
+
+            async def load(seconds: float, lines_file: Path) -> WrkResult:
                 return await run_wrk(
                     f"http://127.0.0.1:{port}{path}",
                     mode=mode,
-                    material=material,
+                    material=lines_file,
                     connections=args.connections,
                     seconds=seconds,
                     script=script,
                 )
 
-            await load(2)  # warm-up
+            await load(2, await material())  # warm-up
+            lines_file = await material()
             before = _thread_cpu()
-            plain = await load(args.seconds)
+            plain = await load(args.seconds, lines_file)
             after = _thread_cpu()
+            lines_file = await material()
             profiler = cProfile.Profile()
             profiler.enable()
-            profiled = await load(args.seconds)
+            profiled = await load(args.seconds, lines_file)
             profiler.disable()
             server.should_exit = True
             await task
@@ -191,6 +196,9 @@ def _print_profile(args: argparse.Namespace, r: WrkResult, profiler: cProfile.Pr
         print(f"    {t / requests * 1e6:9,.1f}  {100 * t / total:5.1f}%  {package}")
     print(f"\n  top {args.top} functions by own time:")
     stats.sort_stats("tottime").print_stats(args.top)
+    if args.dump:
+        stats.dump_stats(args.dump)
+        print(f"profile saved to {args.dump} (python -m pstats {args.dump})")
 
 
 def main() -> int:
@@ -203,6 +211,7 @@ def main() -> int:
     parser.add_argument("--refresh-tokens", type=int, default=6000)
     parser.add_argument("--signing-alg", default="ES256")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--dump", type=Path, default=None, help="save the cProfile stats here")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="jotgate-profile-") as tmp:
