@@ -243,3 +243,39 @@ async def test_a_proof_replayed_at_another_server_via_redis_is_refused(
     async with AsyncExitStack() as stack:
         servers = [await stack.enter_async_context(running(settings)) for _ in range(2)]
         await _replay_refused_by_the_other(servers)
+
+
+@pytest.mark.parametrize(
+    "proof",
+    [
+        "",
+        " ",
+        "a.b.c",
+        "e30.e30.",
+        "x" * 9000,
+        "ey" + "A" * 40 + ".e30.AAAA",
+        "\u00e9.\u00e9.\u00e9",
+    ],
+)
+async def test_garbage_proofs_are_4xx_never_500(server: Server, proof: str) -> None:
+    client = Client(server)
+    tokens = await client.login()
+    headers = {b"DPoP": proof.encode("utf-8")}
+    login = await server.client.post("/auth/login", json=CREDENTIALS, headers=headers)
+    refresh = await server.client.post(
+        "/auth/refresh", json={"refresh_token": tokens["refresh_token"]}, headers=headers
+    )
+    me = await server.client.get(
+        "/auth/me", headers={**headers, b"Authorization": f"DPoP {tokens['access_token']}".encode()}
+    )
+    for answer in (login, refresh, me):
+        assert 400 <= answer.status_code < 500, answer.text
+        assert set(answer.json()) == {"error", "message"}
+
+
+async def test_logout_takes_a_bound_token_in_the_dpop_scheme(server: Server) -> None:
+    client = Client(server)
+    token = (await client.login())["access_token"]
+    out = await server.client.post("/auth/logout", headers={"Authorization": f"DPoP {token}"})
+    assert out.status_code == 204
+    assert (await client.get("/auth/me", token)).json()["error"] == "token_revoked"
