@@ -1,7 +1,8 @@
 """Token verification for apps: one :class:`Verifier`, many doors.
 
 * :class:`Verifier` — signature, claims, revocation and a cache of verified
-  tokens; ``verify(token)`` (sync) and ``averify(token)`` (async).
+  tokens, encrypted (nested JWT) tokens and DPoP-bound ones;
+  ``verify(token, dpop=...)`` (sync) and ``averify(token, dpop=...)`` (async).
 * :class:`AuthMiddleware` — pure ASGI (Starlette, FastAPI, Litestar).
 * :mod:`jotgate.middleware.fastapi` — ``require_token(roles=, scopes=)`` dependencies.
 * :class:`WSGIAuthMiddleware`, :mod:`jotgate.middleware.flask`,
@@ -27,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from .asgi import CLAIMS_KEY, AuthMiddleware, claims_from_scope
 from .background import start_in_thread
+from .binding import DPoPRequest
 from .claims import Claims
-from .errors import AuthError, TokenRevokedError
+from .errors import AuthError, DPoPUnavailableError, TokenBindingError, TokenRevokedError
 from .revocation import RevocationList, RevocationSource
 from .verifier import Verifier
 from .wsgi import WSGIAuthMiddleware
@@ -42,10 +44,13 @@ __all__ = [
     "AuthError",
     "AuthMiddleware",
     "Claims",
+    "DPoPRequest",
+    "DPoPUnavailableError",
     "PollingRevocations",
     "RedisRevocations",
     "RevocationList",
     "RevocationSource",
+    "TokenBindingError",
     "TokenRevokedError",
     "Verifier",
     "WSGIAuthMiddleware",

@@ -26,9 +26,10 @@ from typing import Any, Final
 
 from jotgate.errors import JoseError
 
+from .binding import DPoPRequest, dpop_request_from_scope
 from .claims import Claims
 from .errors import AuthError
-from .transport import find_token
+from .transport import read_credentials
 from .verifier import Verifier
 
 __all__ = ["CLAIMS_KEY", "AuthMiddleware", "claims_from_scope"]
@@ -59,7 +60,12 @@ class AuthMiddleware:
     skip verification; an entry ending in ``/`` excludes everything below
     it. ``expired_status``: the status for ``token_expired`` (401, or 419).
     ``cookie``: the name of a cookie to read the token from when there is no
-    bearer header.
+    bearer header. ``trust_forwarded``: build a DPoP proof's expected URI
+    from ``X-Forwarded-Proto``/``X-Forwarded-Host`` (only behind a proxy
+    that sets them; default off: the request's own scheme and ``Host``).
+
+    A DPoP-bound token must come as ``Authorization: DPoP`` with one
+    ``DPoP`` proof header (see :mod:`jotgate.middleware.binding`).
 
     Example::
 
@@ -75,6 +81,7 @@ class AuthMiddleware:
         exclude: Collection[str] = (),
         expired_status: int = 401,
         cookie: str | None = None,
+        trust_forwarded: bool = False,
     ) -> None:
         """Wrap ``app``; see the class docstring."""
         self.app = app
@@ -84,6 +91,7 @@ class AuthMiddleware:
         self._prefixes = tuple(path for path in exclude if path.endswith("/"))
         self._expired_status = expired_status
         self._cookie = cookie
+        self._trust_forwarded = trust_forwarded
         # Static keys never await anything: skip the coroutine on the hot path.
         self._sync = not verifier.is_remote
 
@@ -98,21 +106,26 @@ class AuthMiddleware:
             if path in self._exact or path.startswith(self._prefixes):
                 await self.app(scope, receive, send)
                 return
-        token = find_token(scope["headers"], self._cookie)
-        if token is None:
+        found = read_credentials(scope["headers"], self._cookie)
+        if found is None:
             if not self._required:
                 scope[CLAIMS_KEY] = None
                 await self.app(scope, receive, send)
                 return
             failure = AuthError.missing_token()
         else:
+            request: DPoPRequest | None = None
+            if found.scheme == "dpop":
+                request = dpop_request_from_scope(
+                    scope, found.proofs, trust_forwarded=self._trust_forwarded
+                )
             try:
                 if self._sync:
-                    claims = self.verifier.verify(token)
+                    claims = self.verifier.verify(found.token, dpop=request)
                 else:
-                    claims = await self.verifier.averify(token)
+                    claims = await self.verifier.averify(found.token, dpop=request)
             except JoseError as exc:
-                failure = AuthError.from_jose(exc, expired_status=self._expired_status)
+                failure = self.verifier.failure(exc, expired_status=self._expired_status)
             else:
                 scope[CLAIMS_KEY] = claims
                 await self.app(scope, receive, send)

@@ -42,6 +42,7 @@ def require_token(
     scopes: Collection[str] = (),
     expired_status: int = 401,
     cookie: str | None = None,
+    trust_forwarded: bool = False,
 ) -> Callable[[View[P, R]], View[P, R | HttpResponse]]:
     """A decorator that lets the view run only with a valid token (and the roles/scopes).
 
@@ -64,6 +65,7 @@ def require_token(
                     scopes=scopes,
                     expired_status=expired_status,
                     cookie=cookie,
+                    trust_forwarded=trust_forwarded,
                 )
             except AuthError as failure:
                 response = HttpResponse(failure.body, status=failure.status)

@@ -14,6 +14,10 @@ no credentials                401     ``Bearer`` (RFC 6750 §3.1: no error code)
 :class:`TokenRevokedError`    401     ``Bearer error="invalid_token", …``
 any other ``JoseError``       401     ``Bearer error="invalid_token", …``
 too few roles or scopes       403     ``Bearer error="insufficient_scope", scope="…"``
+:class:`TokenBindingError`    401     ``DPoP error="invalid_token", …, algs="…"``
+``dpop.DPoPError``            401     ``DPoP error="invalid_dpop_proof", …, algs="…"``
+``dpop.UseDPoPNonceError``    401     ``DPoP error="use_dpop_nonce", …`` + ``DPoP-Nonce``
+:class:`DPoPUnavailableError` 503     none (``Retry-After: 1``)
 ============================  ======  ===================================================
 
 \\* ``expired_status`` (for example 419, as some Node stacks answer).
@@ -34,9 +38,9 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Final
 
-from jotgate import errors
+from jotgate import dpop, errors
 
-__all__ = ["AuthError", "TokenRevokedError"]
+__all__ = ["AuthError", "DPoPUnavailableError", "TokenBindingError", "TokenRevokedError"]
 
 
 class TokenRevokedError(errors.JoseError):
@@ -45,12 +49,29 @@ class TokenRevokedError(errors.JoseError):
     code = "token_revoked"
 
 
+class TokenBindingError(errors.JoseError):
+    """The token's DPoP binding does not fit its scheme (bound as Bearer, or unbound as DPoP).
+
+    Messages are fixed texts written here, so they may be sent to the client.
+    """
+
+    code = "invalid_token"
+
+
+class DPoPUnavailableError(errors.JoseError):
+    """The DPoP replay cache could not answer (full, or its store is down): 503, retry."""
+
+    code = "temporarily_unavailable"
+
+
 _MESSAGES: Final = {
     "missing_token": "this endpoint needs an access token: Authorization: Bearer <token>",
     "token_expired": "the access token has expired; refresh it",
     "token_revoked": "the access token's session has been logged out",
     "bad_signature": "the access token's signature does not verify",
     "malformed": "the access token is malformed or not accepted here",
+    "use_dpop_nonce": "the resource server requires a DPoP nonce: retry with the DPoP-Nonce given",
+    "unavailable": "the DPoP replay check is unavailable; retry shortly",
 }
 
 
@@ -72,16 +93,15 @@ class AuthError(Exception):
     it directly.
     """
 
-    def __init__(self, status: int, code: str, message: str, challenge: str) -> None:
+    def __init__(self, status: int, code: str, message: str, challenge: str | None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.headers: list[tuple[str, str]] = [
-            ("WWW-Authenticate", challenge),
-            ("Cache-Control", "no-store"),
-            ("Content-Type", "application/json"),
-        ]
+        self.headers: list[tuple[str, str]] = (
+            [] if challenge is None else [("WWW-Authenticate", challenge)]
+        )
+        self.headers += [("Cache-Control", "no-store"), ("Content-Type", "application/json")]
         self.body = json.dumps({"error": code, "message": message}).encode()
 
     @property
@@ -95,8 +115,22 @@ class AuthError(Exception):
         return cls(401, "missing_token", _MESSAGES["missing_token"], "Bearer")
 
     @classmethod
-    def from_jose(cls, exc: errors.JoseError, *, expired_status: int = 401) -> AuthError:
-        """The answer for a failed verification; ``expired_status`` applies to expiry only."""
+    def from_jose(
+        cls,
+        exc: errors.JoseError,
+        *,
+        expired_status: int = 401,
+        dpop_algorithms: Iterable[str] = dpop.DEFAULT_ALGORITHMS,
+        dpop_nonce: str | None = None,
+    ) -> AuthError:
+        """The answer for a failed verification; ``expired_status`` applies to expiry only.
+
+        DPoP failures answer with the ``DPoP`` challenge naming
+        ``dpop_algorithms``; ``dpop_nonce`` goes out as ``DPoP-Nonce`` with
+        ``use_dpop_nonce`` (``Verifier.failure`` fills both in).
+        """
+        if isinstance(exc, dpop.DPoPError | TokenBindingError | DPoPUnavailableError):
+            return cls._dpop_failure(exc, " ".join(dpop_algorithms), dpop_nonce)
         if isinstance(exc, errors.ExpiredTokenError):
             status, code, message = expired_status, "token_expired", _MESSAGES["token_expired"]
         elif isinstance(exc, TokenRevokedError):
@@ -111,6 +145,26 @@ class AuthError(Exception):
             status, code, message = 401, "invalid_token", _MESSAGES["malformed"]
         challenge = f'Bearer error="invalid_token", error_description="{message}"'
         return cls(status, code, message, challenge)
+
+    @classmethod
+    def _dpop_failure(cls, exc: errors.JoseError, algs: str, nonce: str | None) -> AuthError:
+        if isinstance(exc, DPoPUnavailableError):
+            failure = cls(503, exc.code, _MESSAGES["unavailable"], None)
+            failure.headers.append(("Retry-After", "1"))
+            return failure
+        if isinstance(exc, TokenBindingError):
+            code, message = "invalid_token", str(exc)
+        elif isinstance(exc, dpop.UseDPoPNonceError):
+            code, message = "use_dpop_nonce", _MESSAGES["use_dpop_nonce"]
+        else:
+            # The reason is one fixed word of the library's; its message is not sent.
+            reason = getattr(exc, "reason", "invalid")
+            code, message = "invalid_dpop_proof", f"the DPoP proof was refused ({reason})"
+        challenge = f'DPoP error="{code}", error_description="{message}", algs="{algs}"'
+        failure = cls(401, code, message, challenge)
+        if code == "use_dpop_nonce" and nonce is not None:
+            failure.headers.append(("DPoP-Nonce", nonce))
+        return failure
 
     @classmethod
     def insufficient_scope(cls, lacking: Iterable[str]) -> AuthError:

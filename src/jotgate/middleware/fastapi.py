@@ -38,9 +38,10 @@ from starlette.websockets import WebSocket
 from jotgate.errors import JoseError
 
 from .asgi import CLAIMS_KEY
+from .binding import DPoPRequest, dpop_request_from_scope
 from .claims import Claims
 from .errors import AuthError
-from .transport import find_token
+from .transport import read_credentials
 from .verifier import Verifier
 
 __all__ = ["TokenRejected", "auth_error_handler", "install", "require_token"]
@@ -66,13 +67,15 @@ def require_token(
     scopes: Collection[str] = (),
     expired_status: int = 401,
     cookie: str | None = None,
+    trust_forwarded: bool = False,
 ) -> Callable[[HTTPConnection], Awaitable[Claims]]:
     """A dependency that returns the request's :class:`Claims` or raises :class:`AuthError`.
 
     ``roles`` and ``scopes``: every one listed is needed (403
     ``insufficient_scope`` names the missing ones). ``verifier`` may be
-    omitted when :class:`AuthMiddleware` runs in front. ``expired_status``
-    and ``cookie`` apply when this dependency verifies the token itself.
+    omitted when :class:`AuthMiddleware` runs in front. ``expired_status``,
+    ``cookie`` and ``trust_forwarded`` (DPoP proof URIs from
+    ``X-Forwarded-Proto/Host``) apply when this dependency verifies itself.
 
     Example::
 
@@ -102,13 +105,19 @@ def require_token(
                 "require_token() without a verifier needs AuthMiddleware in front of the app"
             )
         else:
-            token = find_token(connection.scope["headers"], cookie)
-            if token is None:
+            scope = connection.scope
+            found = read_credentials(scope["headers"], cookie)
+            if found is None:
                 raise AuthError.missing_token()
+            request: DPoPRequest | None = None
+            if found.scheme == "dpop":
+                request = dpop_request_from_scope(
+                    scope, found.proofs, trust_forwarded=trust_forwarded
+                )
             try:
-                claims = await verifier.averify(token)
+                claims = await verifier.averify(found.token, dpop=request)
             except JoseError as exc:
-                raise AuthError.from_jose(exc, expired_status=expired_status) from None
+                raise verifier.failure(exc, expired_status=expired_status) from None
         if roles or scopes:
             lacking = claims.missing(roles, scopes)
             if lacking:

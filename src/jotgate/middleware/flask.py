@@ -48,6 +48,7 @@ def require_token(
     scopes: Collection[str] = (),
     expired_status: int = 401,
     cookie: str | None = None,
+    trust_forwarded: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
     """A decorator that lets the view run only with a valid token (and the roles/scopes).
 
@@ -73,6 +74,7 @@ def require_token(
                     scopes=scopes,
                     expired_status=expired_status,
                     cookie=cookie,
+                    trust_forwarded=trust_forwarded,
                 )
             except AuthError as failure:
                 return Response(failure.body, status=failure.status, headers=failure.headers)

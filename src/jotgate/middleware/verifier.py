@@ -12,6 +12,17 @@ verified are cached, so garbage cannot fill it. A new token goes through
 it first awaits the key set for the token's ``kid`` (read cheaply from the
 header) so the sync core never fetches on the event loop.
 
+Encrypted access tokens (nested JWT: a JWE with ``cty: "JWT"`` around the
+signed token) are opened with ``decrypt_with`` first; the cache is keyed by
+the encrypted token, so a cached token costs no decryption. With
+``decrypt_with`` set, a plain signed token is refused unless
+``allow_unencrypted=True``: a deployment that turned encryption on must not
+be fed tokens that skipped it.
+
+DPoP (:mod:`jotgate.middleware.binding`): a token bound by ``cnf.jkt`` needs
+the ``dpop=`` request (method, URI, proof headers) on every call, cache hit
+or not: proofs are per request, so the cache never skips them.
+
 Example::
 
     verifier = Verifier(jwk.Key.from_pem(public_pem), algorithms=["ES256"],
@@ -32,13 +43,15 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Final, Protocol, runtime_checkable
 
-from jotgate import jwt
+from jotgate import dpop, jwe, jwt
+from jotgate.dpop import AsyncReplayCache, NonceCheck, ReplayCache
 from jotgate.durations import parse_duration
-from jotgate.errors import ExpiredTokenError
+from jotgate.errors import ExpiredTokenError, JoseError, MalformedTokenError
 from jotgate.jwk import Key, KeySet
 
+from .binding import DPoPPolicy, DPoPRequest
 from .claims import Claims
-from .errors import TokenRevokedError
+from .errors import AuthError, TokenRevokedError
 from .revocation import RevocationSource, StartableRevocationSource
 
 __all__ = ["RemoteKeys", "Verifier"]
@@ -98,6 +111,15 @@ class Verifier:
     how many verified tokens to remember (0 disables the cache). ``clock``:
     injectable for tests.
 
+    Encryption: ``decrypt_with`` (a private ``jwk.Key`` or ``jwk.KeySet``),
+    ``decrypt_algorithms`` and ``encryptions`` (both required with it);
+    ``allow_unencrypted`` (default False) also admits plain signed tokens.
+    DPoP: ``dpop_replay`` (default: a per-process ``MemoryReplayCache``; use
+    ``RedisReplayCache``/``AsyncRedisReplayCache`` when several processes
+    serve one API, or a proof replays against another process),
+    ``dpop_nonce`` (a ``NonceSource`` to require server nonces),
+    ``dpop_algorithms``, ``dpop_max_age``, ``dpop_leeway``.
+
     Example::
 
         verifier = Verifier(key, algorithms=["HS256"], issuer="me")
@@ -118,6 +140,15 @@ class Verifier:
         revocations: RevocationSource | None = None,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
+        decrypt_with: Key | KeySet | None = None,
+        decrypt_algorithms: Collection[str] | None = None,
+        encryptions: Collection[str] | None = None,
+        allow_unencrypted: bool = False,
+        dpop_replay: ReplayCache | AsyncReplayCache | None = None,
+        dpop_nonce: NonceCheck | None = None,
+        dpop_algorithms: Collection[str] = dpop.DEFAULT_ALGORITHMS,
+        dpop_max_age: float | timedelta = 60,
+        dpop_leeway: float | timedelta = 5,
     ) -> None:
         """A verifier with this policy; see the class docstring."""
         if isinstance(keys, Key | KeySet):
@@ -142,8 +173,14 @@ class Verifier:
         self._revocations = revocations
         self._cache_size = cache_size
         self._clock = clock
-        # token -> (claims, the instant the cached answer turns into "expired")
-        self._cache: dict[str, tuple[Claims, float]] = {}
+        self._decrypt = _decryption(decrypt_with, decrypt_algorithms, encryptions)
+        self._allow_unencrypted = allow_unencrypted
+        self.dpop = DPoPPolicy(
+            replay=dpop_replay, nonce=dpop_nonce, algorithms=dpop_algorithms,
+            max_age=dpop_max_age, leeway=dpop_leeway, clock=clock,
+        )  # fmt: skip
+        # token -> (claims, when the cached answer turns into "expired", cnf.jkt)
+        self._cache: dict[str, tuple[Claims, float, str | None]] = {}
 
     @property
     def revocations(self) -> RevocationSource | None:
@@ -155,30 +192,67 @@ class Verifier:
         """True when keys come from a remote key set (use :meth:`averify` in async code)."""
         return self._remote is not None
 
-    def verify(self, token: str) -> Claims:
+    def verify(self, token: str, *, dpop: DPoPRequest | None = None) -> Claims:
         """The token's claims, or a ``JoseError`` (``TokenRevokedError`` when revoked).
 
-        With a remote key set this may fetch keys synchronously on a cache
-        miss; async code should call :meth:`averify`.
+        ``dpop``: the request, when the token came with the ``DPoP`` scheme
+        (None: it came as ``Bearer`` or in a cookie). With a remote key set
+        this may fetch keys synchronously on a cache miss; async code should
+        call :meth:`averify`.
         """
         entry = self._cache.get(token)
         if entry is not None:
-            return self._from_cache(token, entry)
-        if self._remote is not None:
-            return self._verify_new(token, self._remote.get_sync(peek_kid(token)))
-        return self._verify_new(token, self._static)
+            claims, jkt = self._from_cache(token, entry)
+        else:
+            signed = self._open(token)
+            keys = self._static if self._remote is None else self._remote.get_sync(peek_kid(signed))
+            claims, jkt = self._verify_new(token, signed, keys)
+        self.dpop.check(token, jkt, dpop)
+        return claims
 
-    async def averify(self, token: str) -> Claims:
-        """:meth:`verify` for async code: remote keys are awaited, never fetched blocking."""
+    async def averify(self, token: str, *, dpop: DPoPRequest | None = None) -> Claims:
+        """:meth:`verify` for async code: remote keys and async replay caches are awaited."""
         entry = self._cache.get(token)
         if entry is not None:
-            return self._from_cache(token, entry)
-        if self._remote is not None:
-            return self._verify_new(token, await self._remote.get(peek_kid(token)))
-        return self._verify_new(token, self._static)
+            claims, jkt = self._from_cache(token, entry)
+        else:
+            signed = self._open(token)
+            if self._remote is None:
+                keys: Key | KeySet = self._static
+            else:
+                keys = await self._remote.get(peek_kid(signed))
+            claims, jkt = self._verify_new(token, signed, keys)
+        await self.dpop.acheck(token, jkt, dpop)
+        return claims
 
-    def _from_cache(self, token: str, entry: tuple[Claims, float]) -> Claims:
-        claims, deadline = entry
+    def failure(self, exc: JoseError, *, expired_status: int = 401) -> AuthError:
+        """The HTTP answer for ``exc``, with this verifier's DPoP algorithms and a fresh nonce."""
+        return AuthError.from_jose(
+            exc,
+            expired_status=expired_status,
+            dpop_algorithms=self.dpop.algorithms,
+            dpop_nonce=self.dpop.fresh_nonce() if isinstance(exc, dpop.UseDPoPNonceError) else None,
+        )
+
+    def _open(self, token: str) -> str:
+        """The signed JWT inside an encrypted token; a plain one as it is, when allowed."""
+        if jwe.is_compact_jwe(token):
+            if self._decrypt is None:
+                raise MalformedTokenError("an encrypted token, and no decryption key is configured")
+            key, algorithms, encryptions = self._decrypt
+            inner = jwe.decrypt_nested(token, key, algorithms, encryptions)
+            try:
+                return inner.decode("ascii")
+            except UnicodeDecodeError:
+                raise MalformedTokenError("the encrypted token holds no compact JWT") from None
+        if self._decrypt is not None and not self._allow_unencrypted:
+            raise MalformedTokenError("this API accepts encrypted access tokens only")
+        return token
+
+    def _from_cache(
+        self, token: str, entry: tuple[Claims, float, str | None]
+    ) -> tuple[Claims, str | None]:
+        claims, deadline, jkt = entry
         if self._clock() >= deadline:
             self._cache.pop(token, None)
             raise ExpiredTokenError("the token has expired", expired_at=claims.exp or 0)
@@ -186,11 +260,11 @@ class Verifier:
         if revocations is not None and revocations.is_revoked(claims):
             self._cache.pop(token, None)
             raise TokenRevokedError("the token has been revoked")
-        return claims
+        return claims, jkt
 
-    def _verify_new(self, token: str, keys: Key | KeySet) -> Claims:
+    def _verify_new(self, token: str, signed: str, keys: Key | KeySet) -> tuple[Claims, str | None]:
         raw: dict[str, Any] = jwt.decode(
-            token,
+            signed,
             keys,
             algorithms=self._algorithms,
             issuer=self._issuer,
@@ -202,14 +276,16 @@ class Verifier:
             now=None if self._clock is time.time else self._clock(),
         )
         claims = Claims.from_dict(raw)
+        jkt = dpop.bound_jkt(raw)  # a malformed cnf makes the token invalid
         if self._revocations is not None and self._revocations.is_revoked(claims):
             raise TokenRevokedError("the token has been revoked")
         if self._cache_size:
             exp = claims.exp
-            self._remember(token, claims, float("inf") if exp is None else exp + self._leeway)
-        return claims
+            deadline = float("inf") if exp is None else exp + self._leeway
+            self._remember(token, (claims, deadline, jkt))
+        return claims, jkt
 
-    def _remember(self, token: str, claims: Claims, deadline: float) -> None:
+    def _remember(self, token: str, entry: tuple[Claims, float, str | None]) -> None:
         cache = self._cache
         if len(cache) >= self._cache_size:
             # First in, first out: O(1), and only tokens that verified get in,
@@ -217,7 +293,7 @@ class Verifier:
             # Another thread may change the dict first: the bound is approximate.
             with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 del cache[next(iter(cache))]
-        cache[token] = (claims, deadline)
+        cache[token] = entry
 
     def forget(self, token: str | None = None) -> None:
         """Drop one cached token, or (without an argument) the whole cache."""
@@ -248,3 +324,21 @@ class Verifier:
             yield
         finally:
             await self.stop()
+
+
+def _decryption(
+    key: Key | KeySet | None,
+    algorithms: Collection[str] | None,
+    encryptions: Collection[str] | None,
+) -> tuple[Key | KeySet, tuple[str, ...], tuple[str, ...]] | None:
+    """The checked decryption settings, or None without ``decrypt_with``."""
+    if key is None:
+        if algorithms is not None or encryptions is not None:
+            raise ValueError("decrypt_algorithms and encryptions need decrypt_with")
+        return None
+    if not isinstance(key, Key | KeySet):
+        raise TypeError("decrypt_with must be a jwk.Key or a jwk.KeySet")
+    for name, value in (("decrypt_algorithms", algorithms), ("encryptions", encryptions)):
+        if value is None or isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty list with decrypt_with")
+    return key, tuple(algorithms or ()), tuple(encryptions or ())

@@ -18,9 +18,10 @@ from typing import Any, Final
 
 from jotgate.errors import JoseError
 
+from .binding import DPoPRequest, environ_request_uri
 from .claims import Claims
 from .errors import AuthError
-from .transport import token_from_environ
+from .transport import Credentials, credentials_from_environ
 from .verifier import Verifier
 
 __all__ = ["CLAIMS_KEY", "WSGIAuthMiddleware", "check_request"]
@@ -35,6 +36,17 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 _ABSENT: Final = object()
 
 
+def _dpop_request(
+    environ: Environ, found: Credentials, trust_forwarded: bool
+) -> DPoPRequest | None:
+    """The DPoP request of a ``DPoP``-scheme token; None for Bearer and cookies."""
+    if found.scheme != "dpop":
+        return None
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    uri = environ_request_uri(environ, trust_forwarded=trust_forwarded)
+    return DPoPRequest(method, uri, found.proofs)
+
+
 def check_request(
     environ: Environ,
     verifier: Verifier | None,
@@ -43,10 +55,12 @@ def check_request(
     scopes: Collection[str] = (),
     expired_status: int = 401,
     cookie: str | None = None,
+    trust_forwarded: bool = False,
 ) -> Claims:
     """The request's claims (verifying unless a middleware did already), or :class:`AuthError`.
 
     Stores them in ``environ[CLAIMS_KEY]``. ``roles``/``scopes``: all needed.
+    ``trust_forwarded``: a DPoP proof's URI may use ``X-Forwarded-Proto/Host``.
     """
     found = environ.get(CLAIMS_KEY, _ABSENT)
     if isinstance(found, Claims):
@@ -56,13 +70,15 @@ def check_request(
     elif verifier is None:
         raise RuntimeError("without a verifier, WSGIAuthMiddleware must run in front")
     else:
-        token = token_from_environ(environ, cookie)
-        if token is None:
+        found = credentials_from_environ(environ, cookie)
+        if found is None:
             raise AuthError.missing_token()
         try:
-            claims = verifier.verify(token)
+            claims = verifier.verify(
+                found.token, dpop=_dpop_request(environ, found, trust_forwarded)
+            )
         except JoseError as exc:
-            raise AuthError.from_jose(exc, expired_status=expired_status) from None
+            raise verifier.failure(exc, expired_status=expired_status) from None
         environ[CLAIMS_KEY] = claims
     if roles or scopes:
         lacking = claims.missing(roles, scopes)
@@ -76,7 +92,7 @@ class WSGIAuthMiddleware:
 
     Options as :class:`~jotgate.middleware.AuthMiddleware`: ``required``,
     ``exclude`` (exact paths, or prefixes ending in ``/``),
-    ``expired_status``, ``cookie``.
+    ``expired_status``, ``cookie``, ``trust_forwarded``.
 
     Example::
 
@@ -92,6 +108,7 @@ class WSGIAuthMiddleware:
         exclude: Collection[str] = (),
         expired_status: int = 401,
         cookie: str | None = None,
+        trust_forwarded: bool = False,
     ) -> None:
         """Wrap ``app``; see the class docstring."""
         self.app = app
@@ -101,6 +118,7 @@ class WSGIAuthMiddleware:
         self._prefixes = tuple(path for path in exclude if path.endswith("/"))
         self._expired_status = expired_status
         self._cookie = cookie
+        self._trust_forwarded = trust_forwarded
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI entry point."""
@@ -108,16 +126,17 @@ class WSGIAuthMiddleware:
             path = environ.get("PATH_INFO", "")
             if path in self._exact or path.startswith(self._prefixes):
                 return self.app(environ, start_response)
-        token = token_from_environ(environ, self._cookie)
-        if token is None:
+        found = credentials_from_environ(environ, self._cookie)
+        if found is None:
             if not self._required:
                 environ[CLAIMS_KEY] = None
                 return self.app(environ, start_response)
             return respond(AuthError.missing_token(), start_response)
         try:
-            environ[CLAIMS_KEY] = self.verifier.verify(token)
+            request = _dpop_request(environ, found, self._trust_forwarded)
+            environ[CLAIMS_KEY] = self.verifier.verify(found.token, dpop=request)
         except JoseError as exc:
-            failure = AuthError.from_jose(exc, expired_status=self._expired_status)
+            failure = self.verifier.failure(exc, expired_status=self._expired_status)
             return respond(failure, start_response)
         return self.app(environ, start_response)
 
