@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from jotgate import jwt
 from jotgate.server.models import AuditEvent, RefreshToken, Session
 from jotgate.server.sessions import hash_refresh_token
 
-from .conftest import Server, bearer
+from .conftest import Server, bearer, running, test_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -220,3 +221,23 @@ async def test_refresh_and_login_are_audited(server: Server) -> None:
     failed = await events(server, "login_failed")
     assert len(failed) == 1
     assert failed[0].ip == "203.0.113.7"
+
+
+async def test_refresh_after_the_key_cache_aged_does_not_stall_on_sqlite(tmp_path: Path) -> None:
+    import asyncio
+
+    from jotgate.server.keystore import KeyStore
+
+    settings = test_settings(tmp_path, access_token_encryption="dir")
+    async with running(settings) as server:
+        tokens = await server.signup()
+        # As if the server had been idle for longer than RELOAD_SECONDS: the
+        # next key lookup of either store reloads from the database.
+        for store in (server.runtime.keys, server.runtime.encryption):
+            assert isinstance(store, KeyStore)
+            store._loaded_at = 0.0
+        refreshed = await asyncio.wait_for(
+            server.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}),
+            timeout=10,
+        )
+        assert refreshed.status_code == 200

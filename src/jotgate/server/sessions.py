@@ -177,6 +177,8 @@ class SessionService(SessionRevocation):
         """
         access_sid = await self._valid_access_sid(access_token)
         binding = binding or Binding()
+        # _rotate and _replay sign inside the write transaction: no key reload there.
+        await self._tokens.warm()
         for _ in range(_ROTATION_ATTEMPTS):
             try:
                 result = await self._refresh_once(refresh_token, access_sid, client, binding)

@@ -61,6 +61,17 @@ class TokenService:
         self._denylist = denylist
         self._encryption = encryption
 
+    async def warm(self) -> None:
+        """Bring the key caches up to date now, outside any transaction.
+
+        Callers that sign inside a write transaction call this first: a
+        reload there would open a second connection, which on SQLite waits
+        for the first one's write lock until ``busy_timeout``.
+        """
+        await self._keys.current()
+        if self._encryption is not None:
+            await self._encryption.current()
+
     async def issue_access(
         self,
         *,
