@@ -15,22 +15,29 @@ from typing import Any, Final
 from ._output import Console
 from ._registry import USAGE_ERROR, CliError, Commands
 
-__all__ = ["SECRET_ENV", "gateway_settings", "register"]
+__all__ = ["NONCE_SECRET_ENV", "SECRET_ENV", "gateway_settings", "register"]
 
 #: The client secret for the auth server's revocation feed (with --client-id).
 SECRET_ENV: Final = "JOTGATE_GATEWAY_CLIENT_SECRET"
+#: The DPoP nonce secret (32+ bytes, the same for every gateway process).
+NONCE_SECRET_ENV: Final = "JOTGATE_GATEWAY_DPOP_NONCE_SECRET"
 
 _EPILOG = """\
 A route is PREFIX=URL, then optional keys of a [[routes]] table:
   --route "/admin=http://127.0.0.1:9003 roles=admin scopes=notes:write strip_prefix"
 Durations accept 30s, 500ms, 2m or seconds. The client secret that goes with
 --client-id (for the auth server's /auth/revocations) is read from
-JOTGATE_GATEWAY_CLIENT_SECRET or the file's client_secret, never from a flag.
+JOTGATE_GATEWAY_CLIENT_SECRET or the file's client_secret, never from a flag;
+the DPoP nonce secret likewise from JOTGATE_GATEWAY_DPOP_NONCE_SECRET or the
+file's dpop_nonce_secret.
 
 examples:
   jotgate gateway --listen 127.0.0.1:8080 --auth-server http://127.0.0.1:8000 \\
       --route /api=http://127.0.0.1:9001 --public-route /public=http://127.0.0.1:9002
   jotgate gateway --config gateway.toml --listen 0.0.0.0:8080
+  jotgate keys export --use enc --private --out /etc/jotgate/token-decryption.jwks
+  jotgate gateway --config gateway.toml \
+      --access-token-decryption-key /etc/jotgate/token-decryption.jwks
 """
 
 # (flag, config key, help); every flag is exactly one key of gateway.toml.
@@ -63,6 +70,25 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--jwks-max-age", "jwks_max_age", "longest JWKS cache lifetime (default 10m)"),
     ("--jwks-min-age", "jwks_min_age", "shortest JWKS cache lifetime (default 60s)"),
     ("--jwks-cooldown", "jwks_cooldown", "least time between refetches for unknown kids (30s)"),
+    (
+        "--access-token-decryption-key",
+        "access_token_decryption_key",
+        "JWK/JWKS file of private encryption keys: only encrypted access tokens pass",
+    ),
+    (
+        "--access-token-decrypt-algorithms",
+        "access_token_decrypt_algorithms",
+        "JWE alg names accepted (default ECDH-ES+A256KW,dir)",
+    ),
+    ("--access-token-encryptions", "access_token_encryptions", "JWE enc names (default A256GCM)"),
+    (
+        "--allow-unencrypted-tokens",
+        "allow_unencrypted_tokens",
+        "with a decryption key, still accept plain signed tokens (default false)",
+    ),
+    ("--dpop-replay", "dpop_replay", "DPoP proof replay cache: memory (default) or redis"),
+    ("--dpop-algorithms", "dpop_algorithms", "DPoP proof algorithms (default: asymmetric)"),
+    ("--dpop-max-age", "dpop_max_age", "oldest DPoP proof accepted (default 60s)"),
 )
 
 
@@ -117,6 +143,9 @@ def gateway_settings(args: argparse.Namespace) -> Any:
     secret = os.environ.get(SECRET_ENV)
     if secret:
         overrides["client_secret"] = secret
+    nonce_secret = os.environ.get(NONCE_SECRET_ENV)
+    if nonce_secret:
+        overrides["dpop_nonce_secret"] = nonce_secret
     try:
         return load(args.config, overrides, routes=args.route, public_routes=args.public_route)
     except SettingsError as exc:

@@ -6,21 +6,29 @@ with a short reason; :meth:`Settings.validated` prefixes the setting's name.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from jotgate import jwe
 from jotgate.durations import parse_duration
+from jotgate.errors import JoseError
 from jotgate.jwa import ALGORITHMS
+from jotgate.jwk import Key, KeySet
 
 __all__ = [
     "algorithms",
     "boolean",
+    "decryption_key_file",
+    "encryption_names",
     "header_names",
     "http_url",
     "int_in",
+    "key_management_names",
     "listen_address",
+    "load_decryption_keys",
     "names",
     "path_prefix",
     "seconds",
@@ -164,3 +172,59 @@ def listen_address(value: Any) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int_in(0, 65535)(port)
+
+
+def load_decryption_keys(path: str) -> KeySet:
+    """The private encryption keys in a JWK or JWK Set file (``keys export --use enc --private``).
+
+    Raises ``ValueError`` with a reason that never quotes the file's content.
+    """
+    try:
+        with open(path, "rb") as handle:
+            document = json.loads(handle.read(1_000_001))
+    except OSError as exc:
+        raise ValueError(f"{path!r}: {exc.strerror or 'cannot be read'}") from None
+    except ValueError:
+        raise ValueError(f"{path!r}: not a JSON JWK or JWK Set") from None
+    try:
+        if isinstance(document, dict) and "keys" in document:
+            keys = KeySet.from_jwks(document)
+        else:
+            keys = KeySet([Key.from_jwk(document)])
+    except (JoseError, TypeError, ValueError) as exc:
+        reason = exc.message if isinstance(exc, JoseError) else "not a JWK or JWK Set"
+        raise ValueError(f"{path!r}: {reason}") from None
+    if not len(keys) or not all(key.is_private or key.kty == "oct" for key in keys):
+        raise ValueError(f"{path!r}: needs the private keys (export them with --private)")
+    return keys
+
+
+def decryption_key_file(value: Any) -> str | None:
+    """A readable decryption-key file, checked now so a bad one stops the start."""
+    path = text(value)
+    if not path:
+        return None
+    load_decryption_keys(path)
+    return path
+
+
+def key_management_names(value: Any) -> tuple[str, ...]:
+    """JWE ``alg`` names (RSA1_5 is refused: the library never decrypts it)."""
+    result = names(value)
+    if not result:
+        raise ValueError("needs at least one algorithm")
+    for name in result:
+        if name not in jwe.ALGORITHMS:
+            raise ValueError(f"unknown JWE algorithm {name!r}")
+    return result
+
+
+def encryption_names(value: Any) -> tuple[str, ...]:
+    """JWE ``enc`` names."""
+    result = names(value)
+    if not result:
+        raise ValueError("needs at least one content encryption")
+    for name in result:
+        if name not in jwe.ENCRYPTIONS:
+            raise ValueError(f"unknown JWE encryption {name!r}")
+    return result

@@ -7,8 +7,9 @@ Each HTTP request, in this order:
    forward-auth check (``verify_path``, default ``/_jotgate/verify``);
 3. paths with ``.``/``..`` segments are refused (400), then the route is
    found by longest prefix (404 when none);
-4. on ``required`` routes the bearer token is verified (401) and the
-   route's roles and scopes checked (403);
+4. on ``required`` routes the token is verified (401) — decrypted first
+   when encrypted, with its DPoP proof when bound — and the route's roles
+   and scopes checked (403);
 5. the request goes upstream without any identity header the client sent
    (``X-User-*``, ``X-Auth-*``, ``X-Session-Id``, configured names, on
    every route, public ones included) and, when authenticated, with the
@@ -37,7 +38,14 @@ from jotgate.errors import JoseError
 from jotgate.middleware import AuthError, Claims
 
 from .auth import Authenticator, authorize
-from .headers import Forwarding, HeaderPolicy, identity_headers, request_id
+from .headers import (
+    Forwarding,
+    HeaderPolicy,
+    identity_headers,
+    original_target,
+    request_id,
+    request_target,
+)
 from .proxy import Upstreams, has_body, send_json
 from .routing import Router, is_unsafe_path, upstream_target
 from .settings import Route, Settings
@@ -158,7 +166,12 @@ class Gateway:
             return
         identity: list[tuple[bytes, bytes]] = []
         if not route.public:
-            verdict = await self._check(headers, route.roles, route.scopes)
+            trust = self.policy.trust_forwarded
+
+            def target() -> tuple[str, str]:
+                return request_target(scope, trust_forwarded=trust)
+
+            verdict = await self._check(headers, route.roles, route.scopes, target)
             if isinstance(verdict, AuthError):
                 await _deny(send, verdict, rid)
                 return
@@ -179,10 +192,17 @@ class Gateway:
         )
 
     async def _check(
-        self, headers: list[tuple[bytes, bytes]], roles: tuple[str, ...], scopes: tuple[str, ...]
+        self,
+        headers: list[tuple[bytes, bytes]],
+        roles: tuple[str, ...],
+        scopes: tuple[str, ...],
+        target: Callable[[], tuple[str, str]],
     ) -> list[tuple[bytes, bytes]] | AuthError:
-        """The identity headers for a verified, authorized token, or the failure."""
-        verdict: Claims | AuthError = await self.auth.authenticate(headers)
+        """The identity headers for a verified, authorized token, or the failure.
+
+        ``target``: the (method, URI) a DPoP proof must be for.
+        """
+        verdict: Claims | AuthError = await self.auth.authenticate(headers, target)
         if isinstance(verdict, AuthError):
             return verdict
         denial = authorize(verdict, roles, scopes)
@@ -200,12 +220,20 @@ class Gateway:
         403: never a redirect, and never a 5xx as the answer about a token
         (an edge would turn a 5xx into an outage instead of a refusal).
         ``?roles=a,b&scopes=x`` (or the server's ``?role=``) add requirements.
+        A DPoP proof is checked against ``X-Original-Method``/``-URI`` (or
+        Traefik's ``X-Forwarded-Method``/``-Uri``) when forwarding headers
+        are trusted, else against this check request itself.
         """
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         roles = _listed(query, "roles") + tuple(query.get("role", ()))
         scopes = _listed(query, "scopes")
+        trust = self.policy.trust_forwarded
+
+        def target() -> tuple[str, str]:
+            return original_target(scope, trust_forwarded=trust)
+
         try:
-            verdict = await self._check(scope["headers"], roles, scopes)
+            verdict = await self._check(scope["headers"], roles, scopes, target)
         except Exception:
             # A bug here must still not open the door, nor read as an outage.
             log.exception("forward-auth check failed")

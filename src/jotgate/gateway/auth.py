@@ -12,11 +12,17 @@ from polling the auth server's ``/auth/revocations`` every
 ``revocation_poll_interval`` (<= 1 s): either way a logout is seen within a
 second without a lookup per request.
 
+Encrypted access tokens are opened with ``access_token_decryption_key``.
+A DPoP-bound token (``cnf.jkt``) must come as ``Authorization: DPoP`` with
+one proof for the request the caller describes (``target``: method and
+absolute URI); its ``jti`` goes to a replay cache in this process, or in
+Redis with ``dpop_replay = "redis"``.
+
 Example::
 
     auth = Authenticator.from_settings(settings)
     await auth.start()
-    verdict = await auth.authenticate(scope["headers"])
+    verdict = await auth.authenticate(scope["headers"], lambda: ("GET", "https://api/x"))
     if isinstance(verdict, AuthError):
         ...  # send verdict.status, verdict.headers, verdict.body
 """
@@ -27,16 +33,18 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
 from urllib.parse import quote_plus
 
+from jotgate import dpop
 from jotgate.errors import JoseError
 from jotgate.jwks import RemoteKeySet
-from jotgate.middleware import AuthError, Claims, RevocationSource, Verifier
+from jotgate.middleware import AuthError, Claims, DPoPRequest, RevocationSource, Verifier
 from jotgate.middleware.polling import RevocationFeedError
-from jotgate.middleware.transport import find_token
+from jotgate.middleware.transport import read_credentials
 
+from ._convert import load_decryption_keys
 from .settings import Settings
 
 __all__ = ["Authenticator", "authorize"]
@@ -64,10 +72,15 @@ class Authenticator:
         keys: RemoteKeySet | None = None,
         expired_status: int = 401,
         retry_interval: float = 0.5,
+        closing: Sequence[Any] = (),
     ) -> None:
-        """Use ``verifier``; ``keys`` (its remote key set) is warmed up at start."""
+        """Use ``verifier``; ``keys`` (its remote key set) is warmed up at start.
+
+        ``closing``: clients (a Redis replay cache's) to ``aclose`` at stop.
+        """
         self.verifier = verifier
         self._keys = keys
+        self._closing = tuple(closing)
         self._expired_status = expired_status
         self._retry_interval = retry_interval
         self._starter: asyncio.Task[None] | None = None
@@ -83,6 +96,23 @@ class Authenticator:
             cooldown=settings.jwks_cooldown,
             timeout=min(settings.connect_timeout, 5.0),
         )
+        decryption: dict[str, Any] = {}
+        if settings.access_token_decryption_key is not None:
+            decryption = {
+                "decrypt_with": load_decryption_keys(settings.access_token_decryption_key),
+                "decrypt_algorithms": settings.access_token_decrypt_algorithms,
+                "encryptions": settings.access_token_encryptions,
+                "allow_unencrypted": settings.allow_unencrypted_tokens,
+            }
+        replay: dpop.AsyncReplayCache | None = None
+        closing: list[Any] = []
+        if settings.dpop_replay == "redis" and settings.redis_url is not None:
+            import redis.asyncio as redis_asyncio
+
+            client = redis_asyncio.from_url(settings.redis_url)
+            closing.append(client)
+            replay = dpop.AsyncRedisReplayCache(client)
+        nonce = settings.dpop_nonce_secret
         verifier = Verifier(
             keys,
             algorithms=settings.algorithms,
@@ -92,18 +122,36 @@ class Authenticator:
             typ=settings.token_type,
             required=_REQUIRED,
             revocations=_revocation_source(settings),
+            dpop_replay=replay,
+            dpop_nonce=dpop.NonceSource(nonce.encode()) if nonce is not None else None,
+            dpop_algorithms=settings.dpop_algorithms,
+            dpop_max_age=settings.dpop_max_age,
+            **decryption,
         )
-        return cls(verifier, keys=keys, expired_status=settings.expired_status)
+        return cls(verifier, keys=keys, expired_status=settings.expired_status, closing=closing)
 
-    async def authenticate(self, headers: Iterable[tuple[bytes, bytes]]) -> Claims | AuthError:
-        """The claims of the request's bearer token, or the failure to answer with."""
-        token = find_token(headers, None)
-        if token is None:
+    async def authenticate(
+        self,
+        headers: Iterable[tuple[bytes, bytes]],
+        target: Callable[[], tuple[str, str]] | None = None,
+    ) -> Claims | AuthError:
+        """The claims of the request's token, or the failure to answer with.
+
+        ``target`` gives the request's (method, absolute URI) for a DPoP
+        proof; it is called only for the ``DPoP`` scheme. Without it a
+        DPoP-scheme request cannot be checked and is refused.
+        """
+        found = read_credentials(headers, None)
+        if found is None:
             return AuthError.missing_token()
+        request: DPoPRequest | None = None
+        if found.scheme == "dpop":
+            method, uri = target() if target is not None else ("", "")
+            request = DPoPRequest(method, uri, found.proofs)
         try:
-            return await self.verifier.averify(token)
+            return await self.verifier.averify(found.token, dpop=request)
         except JoseError as exc:
-            return AuthError.from_jose(exc, expired_status=self._expired_status)
+            return self.verifier.failure(exc, expired_status=self._expired_status)
 
     async def start(self) -> None:
         """Fetch the keys once and start the revocation feed.
@@ -150,6 +198,9 @@ class Authenticator:
         await self.verifier.stop()
         if self._keys is not None:
             await self._keys.aclose()
+        for client in self._closing:
+            with contextlib.suppress(Exception):  # closing must not fail a shutdown
+                await client.aclose()
 
 
 def _why(exc: Exception) -> str:

@@ -19,17 +19,20 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+from jotgate.middleware.binding import asgi_request_uri
 from jotgate.middleware.claims import Claims
 
 __all__ = [
     "Forwarding",
     "HeaderPolicy",
     "identity_headers",
+    "original_target",
     "request_id",
+    "request_target",
     "response_headers",
 ]
 
@@ -140,13 +143,13 @@ class HeaderPolicy:
         Identity headers, hop-by-hop headers (and those listed in
         ``Connection``), ``Host``, path overrides (``X-Original-URL``...),
         untrusted ``X-Forwarded-*`` and, unless ``keep_authorization``,
-        ``Authorization`` are dropped; ``identity`` and the forwarding
-        headers are added.
+        ``Authorization`` and ``DPoP`` (the proof goes with the token) are
+        dropped; ``identity`` and the forwarding headers are added.
         """
         headers = list(headers)
         drop = _HOP_BY_HOP | _REPLACED | _connection_listed(headers)
         if not keep_authorization:
-            drop = drop | {b"authorization"}
+            drop = drop | {b"authorization", b"dpop"}
         trusted: dict[bytes, bytes] = {}
         out: Headers = []
         for name, value in headers:
@@ -224,3 +227,41 @@ def identity_headers(claims: Claims) -> Headers:
     encoded = base64.urlsafe_b64encode(document.encode("ascii")).rstrip(b"=")
     out.append((b"x-auth-claims", encoded))
     return out
+
+
+def request_target(scope: Mapping[str, Any], *, trust_forwarded: bool) -> tuple[str, str]:
+    """(method, absolute URI) of a proxied request, for its DPoP proof's ``htm``/``htu``."""
+    uri = asgi_request_uri(scope, trust_forwarded=trust_forwarded)
+    return str(scope.get("method", "GET")), uri
+
+
+def original_target(scope: Mapping[str, Any], *, trust_forwarded: bool) -> tuple[str, str]:
+    """(method, absolute URI) of the request an edge proxy asks forward-auth about.
+
+    nginx sends ``X-Original-Method``/``X-Original-URI``, Traefik
+    ``X-Forwarded-Method``/``X-Forwarded-Uri``, with ``X-Forwarded-Proto``/
+    ``-Host``. They are read only when ``trust_forwarded``: otherwise any
+    client could name the request its (replayed) proof was made for.
+    Untrusted, the check's own method and URI are used.
+    """
+    if not trust_forwarded:
+        return request_target(scope, trust_forwarded=False)
+    found: dict[bytes, str] = {}
+    for name, value in scope.get("headers", ()):
+        if name in _ORIGINAL and name not in found:
+            found[name] = value.decode("latin-1").strip()
+    method = found.get(b"x-original-method") or found.get(b"x-forwarded-method")
+    path = found.get(b"x-original-uri") or found.get(b"x-forwarded-uri")
+    if method is None or path is None:
+        return request_target(scope, trust_forwarded=True)
+    if path.startswith(("http://", "https://")):
+        return method, path
+    scheme = found.get(b"x-forwarded-proto") or str(scope.get("scheme", "http"))
+    host = found.get(b"x-forwarded-host") or found.get(b"host") or "localhost"
+    return method, f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}{path}"
+
+
+_ORIGINAL: Final = frozenset(
+    {b"x-original-method", b"x-original-uri", b"x-forwarded-method", b"x-forwarded-uri",
+     b"x-forwarded-proto", b"x-forwarded-host", b"host"}
+)  # fmt: skip

@@ -23,6 +23,12 @@ Example ``gateway.toml``::
     upstream = "http://127.0.0.1:9002"
     auth = "public"
     strip_prefix = true
+
+Encrypted access tokens and DPoP::
+
+    access_token_decryption_key = "/etc/jotgate/token-decryption.jwks"
+    access_token_decrypt_algorithms = ["ECDH-ES+A256KW"]
+    dpop_replay = "redis"                   # with redis_url: shared by every gateway process
 """
 
 from __future__ import annotations
@@ -32,12 +38,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from jotgate import dpop
+
 from ._convert import (
     algorithms,
     boolean,
+    decryption_key_file,
+    encryption_names,
     header_names,
     http_url,
     int_in,
+    key_management_names,
     listen_address,
     names,
     path_prefix,
@@ -117,6 +128,13 @@ class Settings:
     when ``redis_url`` is set, else by polling ``/auth/revocations``, which
     the server admits for a service client: ``client_id``/``client_secret``
     (one of the server's ``INTROSPECTION_CLIENTS``).
+
+    ``access_token_decryption_key``: a JWK/JWKS file of private encryption
+    keys; with it only encrypted access tokens pass (unless
+    ``allow_unencrypted_tokens``). DPoP-bound tokens are checked with a
+    replay cache in this process (``dpop_replay = "memory"``) or in Redis
+    (``"redis"``, needs ``redis_url``), and with server nonces when
+    ``dpop_nonce_secret`` (32+ bytes, shared by every gateway) is set.
     """
 
     listen: tuple[str, int] = ("127.0.0.1", 8080)
@@ -145,6 +163,14 @@ class Settings:
     jwks_max_age: float = 600.0
     jwks_min_age: float = 60.0
     jwks_cooldown: float = 30.0
+    access_token_decryption_key: str | None = None
+    access_token_decrypt_algorithms: tuple[str, ...] = ("ECDH-ES+A256KW", "dir")
+    access_token_encryptions: tuple[str, ...] = ("A256GCM",)
+    allow_unencrypted_tokens: bool = False
+    dpop_replay: Literal["memory", "redis"] = "memory"
+    dpop_nonce_secret: str | None = field(default=None, repr=False)
+    dpop_algorithms: tuple[str, ...] = dpop.DEFAULT_ALGORITHMS
+    dpop_max_age: float = 60.0
 
     @property
     def jwks(self) -> str:
@@ -192,6 +218,8 @@ class Settings:
             problems.append("routes: none configured (--route PREFIX=URL or [[routes]])")
         if (self.client_id is None) != (self.client_secret is None):
             problems.append("client_id: needs client_secret too (and the other way round)")
+        if self.dpop_replay == "redis" and self.redis_url is None:
+            problems.append("dpop_replay: 'redis' needs redis_url")
         if self.jwks_min_age > self.jwks_max_age:
             problems.append("jwks_min_age: must not exceed jwks_max_age")
         own = {"/healthz", self.verify_path}
@@ -269,7 +297,29 @@ _CONVERTERS: Final[dict[str, Any]] = {
     "jwks_max_age": seconds(lower=1),
     "jwks_min_age": seconds(lower=0.01),
     "jwks_cooldown": seconds(),
+    "access_token_decryption_key": decryption_key_file,
+    "access_token_decrypt_algorithms": key_management_names,
+    "access_token_encryptions": encryption_names,
+    "allow_unencrypted_tokens": boolean,
+    "dpop_replay": lambda value: _replay(value),
+    "dpop_nonce_secret": lambda value: _secret(value, minimum=32),
+    "dpop_algorithms": lambda value: _dpop_algorithms(value),
+    "dpop_max_age": seconds(lower=1, upper=300),
 }
+
+
+def _replay(value: Any) -> Literal["memory", "redis"]:
+    word = text(value).lower()
+    if word == "memory":
+        return "memory"
+    if word == "redis":
+        return "redis"
+    raise ValueError("must be 'memory' or 'redis'")
+
+
+def _dpop_algorithms(value: Any) -> tuple[str, ...]:
+    result = algorithms(value)  # asymmetric only, as RFC 9449 proofs must be
+    return dpop.DEFAULT_ALGORITHMS if result == dpop.DEFAULT_ALGORITHMS else result
 
 
 def _expired_status(value: Any) -> int:
@@ -279,12 +329,12 @@ def _expired_status(value: Any) -> int:
     return status
 
 
-def _secret(value: Any) -> str | None:
+def _secret(value: Any, minimum: int = 16) -> str | None:
     secret = value if isinstance(value, str) else text(value)
     if not secret:
         return None
-    if len(secret.encode()) < 16:
-        raise ValueError("must be at least 16 bytes")
+    if len(secret.encode()) < minimum:
+        raise ValueError(f"must be at least {minimum} bytes")
     return secret
 
 
