@@ -60,3 +60,20 @@ def test_django_decorator_sets_request_claims(make_token: MakeToken) -> None:
     assert (lacking.status_code, lacking.json()["error"]) == (403, "insufficient_scope")
     missing = http.get("/notes")
     assert (missing.status_code, missing["WWW-Authenticate"]) == (401, "Bearer")
+
+
+def test_django_decorator_checks_dpop_proofs(make_token: MakeToken) -> None:
+    from jotgate import dpop, jwk
+
+    client_key = jwk.Key.generate("ES256")
+    http = _django_client(make_verifier())
+    token = make_token(sub="d-dpop", cnf={"jkt": client_key.thumbprint()})
+    url = "http://testserver/notes"
+    proof = dpop.create_proof(client_key, "GET", url, access_token=token)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+    assert http.get("/notes", headers=headers).json() == {"sub": "d-dpop"}
+    replay = http.get("/notes", headers=headers)
+    assert (replay.status_code, replay.json()["error"]) == (401, "invalid_dpop_proof")
+    assert replay["WWW-Authenticate"].startswith('DPoP error="invalid_dpop_proof"')
+    as_bearer = http.get("/notes", headers=bearer(token))
+    assert (as_bearer.status_code, as_bearer.json()["error"]) == (401, "invalid_token")

@@ -221,3 +221,27 @@ def test_verify_without_a_request_refuses_bound_tokens(
     with pytest.raises(Exception, match="DPoP-bound") as caught:
         verifier.verify(token)
     assert caught.value.__class__.__name__ == "TokenBindingError"
+
+
+def test_websocket_handshake_proof_names_a_get_over_http(
+    make_token: MakeToken, verifier: Verifier
+) -> None:
+    from starlette.testclient import TestClient, WebSocketDenialResponse
+
+    from .test_asgi import make_app
+
+    token = bound(make_token, sub="ws-dpop")
+    with TestClient(make_app(verifier)) as http:
+        headers = {
+            "Authorization": f"DPoP {token}",
+            "DPoP": proof(token, url="http://testserver/ws"),
+        }
+        with http.websocket_connect("/ws", headers=headers) as ws:
+            assert ws.receive_json() == {"sub": "ws-dpop"}
+        with (
+            pytest.raises(WebSocketDenialResponse) as refused,
+            http.websocket_connect("/ws", headers=headers),  # the same proof again
+        ):
+            pass
+        assert refused.value.status_code == 401
+        assert refused.value.json()["error"] == "invalid_dpop_proof"

@@ -67,3 +67,26 @@ async def test_an_unknown_kid_is_an_invalid_token(make_token: MakeToken, key: jw
     stranger = jwk.Key.generate("ES256", kid="k-stranger")
     with pytest.raises(errors.KeyNotFoundError):
         await verifier.averify(make_token(signer=stranger))
+
+
+@pytest.mark.anyio
+async def test_encrypted_token_asks_for_the_inner_tokens_kid(
+    make_token: MakeToken, key: jwk.Key
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from jotgate import jwt
+
+    server = KeyServer(key)
+    recipient = jwk.Key.from_key_object(ec.generate_private_key(ec.SECP256R1()), kid="enc-kid")
+    verifier = Verifier(
+        server.remote(), algorithms=["ES256"], issuer=ISSUER, audience=AUDIENCE, typ="at+jwt",
+        decrypt_with=recipient, decrypt_algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"],
+    )  # fmt: skip
+    rotated = jwk.Key.generate("ES256", kid="k-next")
+    server.keys = jwk.KeySet([key.public_key(), rotated.public_key()])
+    _, body = jwt.decode_unverified(make_token(sub="enc-remote"))
+    token = jwt.encode(body, rotated, typ="at+jwt", encrypt_to=recipient)
+    # The JWE header's kid is the encryption key's; the key set is asked for "k-next".
+    assert (await verifier.averify(token)).sub == "enc-remote"
+    assert verifier.verify(token).sub == "enc-remote"
