@@ -189,3 +189,23 @@ def test_redis_replay_cache_spans_gateway_processes(
     replay = get(two, "/api/r", headers)
     assert (replay.status_code, replay.json()["error"]) == (401, "invalid_dpop_proof")
     assert replay.json()["message"].endswith("(replay)")
+
+
+def test_an_unreachable_replay_store_is_503_not_500(
+    make_gateway: GatewayFactory, upstream: Served, stand_in: AuthStandIn
+) -> None:
+    # Nothing listens on port 1: the revocation feed keeps retrying in the
+    # background and the replay cache cannot answer.
+    served = make_gateway(
+        [f"/api={upstream.url}"], redis_url="redis://127.0.0.1:1/0", dpop_replay="redis"
+    )
+    token = bound(stand_in)
+    response = get(served, "/api/z", dpop_headers(token, "GET", served.url + "/api/z"))
+    assert (response.status_code, response.json()["error"]) == (503, "temporarily_unavailable")
+    assert response.headers["retry-after"] == "1"
+    plain = get(served, "/api/z", {"Authorization": f"Bearer {stand_in.token()}"})
+    assert plain.status_code == 200
+    own = served.url + "/_jotgate/verify"  # untrusted: the check request's own URI
+    check = get(served, "/_jotgate/verify", dpop_headers(token, "GET", own))
+    assert check.status_code == 401  # forward-auth speaks 200/401/403 only
+    assert check.headers["x-auth-error"] == "temporarily_unavailable"

@@ -41,7 +41,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, NoReturn, Protocol, runtime_checkable
 
 from jotgate import dpop, jwe, jwt
 from jotgate.dpop import AsyncReplayCache, NonceCheck, ReplayCache
@@ -202,19 +202,32 @@ class Verifier:
         """
         entry = self._cache.get(token)
         if entry is not None:
-            claims, jkt = self._from_cache(token, entry)
+            # Inlined: this is the path nearly every request takes.
+            claims, deadline, jkt = entry
+            if self._clock() >= deadline:
+                self._refuse_cached(token, claims, expired=True)
+            revocations = self._revocations
+            if revocations is not None and revocations.is_revoked(claims):
+                self._refuse_cached(token, claims, expired=False)
         else:
             signed = self._open(token)
             keys = self._static if self._remote is None else self._remote.get_sync(peek_kid(signed))
             claims, jkt = self._verify_new(token, signed, keys)
-        self.dpop.check(token, jkt, dpop)
+        if jkt is not None or dpop is not None:  # plain Bearer use skips the call entirely
+            self.dpop.check(token, jkt, dpop)
         return claims
 
     async def averify(self, token: str, *, dpop: DPoPRequest | None = None) -> Claims:
         """:meth:`verify` for async code: remote keys and async replay caches are awaited."""
         entry = self._cache.get(token)
         if entry is not None:
-            claims, jkt = self._from_cache(token, entry)
+            # Inlined: this is the path nearly every request takes.
+            claims, deadline, jkt = entry
+            if self._clock() >= deadline:
+                self._refuse_cached(token, claims, expired=True)
+            revocations = self._revocations
+            if revocations is not None and revocations.is_revoked(claims):
+                self._refuse_cached(token, claims, expired=False)
         else:
             signed = self._open(token)
             if self._remote is None:
@@ -222,7 +235,8 @@ class Verifier:
             else:
                 keys = await self._remote.get(peek_kid(signed))
             claims, jkt = self._verify_new(token, signed, keys)
-        await self.dpop.acheck(token, jkt, dpop)
+        if jkt is not None or dpop is not None:
+            await self.dpop.acheck(token, jkt, dpop)
         return claims
 
     def failure(self, exc: JoseError, *, expired_status: int = 401) -> AuthError:
@@ -249,18 +263,12 @@ class Verifier:
             raise MalformedTokenError("this API accepts encrypted access tokens only")
         return token
 
-    def _from_cache(
-        self, token: str, entry: tuple[Claims, float, str | None]
-    ) -> tuple[Claims, str | None]:
-        claims, deadline, jkt = entry
-        if self._clock() >= deadline:
-            self._cache.pop(token, None)
+    def _refuse_cached(self, token: str, claims: Claims, *, expired: bool) -> NoReturn:
+        """Drop a cached token that expired or was revoked, and say which."""
+        self._cache.pop(token, None)
+        if expired:
             raise ExpiredTokenError("the token has expired", expired_at=claims.exp or 0)
-        revocations = self._revocations
-        if revocations is not None and revocations.is_revoked(claims):
-            self._cache.pop(token, None)
-            raise TokenRevokedError("the token has been revoked")
-        return claims, jkt
+        raise TokenRevokedError("the token has been revoked")
 
     def _verify_new(self, token: str, signed: str, keys: Key | KeySet) -> tuple[Claims, str | None]:
         raw: dict[str, Any] = jwt.decode(
