@@ -183,3 +183,24 @@ async def test_async_redis_replay_cache_with_averify(
         one.verify(token, dpop=DPoPRequest("GET", url, (proof(token, url=url),)))
     async for key in aredis.scan_iter(prefix + "*"):
         await aredis.delete(key)
+
+
+@pytest.mark.anyio
+async def test_asgi_middleware_awaits_an_async_replay_cache(
+    make_token: MakeToken, aredis: Any, prefix: str
+) -> None:
+    from .test_dpop import app_for, dpop_headers
+
+    verifier = make_verifier(dpop_replay=dpop.AsyncRedisReplayCache(aredis, prefix=prefix))
+    assert verifier.awaits
+    assert not make_verifier().awaits
+    token = bound(make_token, sub="async-replay")
+    transport = httpx.ASGITransport(app=app_for(verifier))
+    base = "https://api.example.test"
+    async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        good = dpop_headers(token, proof(token))
+        assert (await client.get("/notes", headers=good)).json() == {"sub": "async-replay"}
+        again = await client.get("/notes", headers=good)
+        assert (again.status_code, again.json()["error"]) == (401, "invalid_dpop_proof")
+    async for key in aredis.scan_iter(prefix + "*"):
+        await aredis.delete(key)

@@ -92,8 +92,9 @@ class AuthMiddleware:
         self._expired_status = expired_status
         self._cookie = cookie
         self._trust_forwarded = trust_forwarded
-        # Static keys never await anything: skip the coroutine on the hot path.
-        self._sync = not verifier.is_remote
+        # Static keys and an in-process replay cache never await anything:
+        # skip the coroutine on the hot path.
+        self._sync = not verifier.awaits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""

@@ -154,6 +154,18 @@ class DPoPPolicy:
         self.max_age, self.leeway = max_age, leeway
         self._clock = clock
 
+    @property
+    def awaits(self) -> bool:
+        """True when the replay cache does I/O to await (use ``averify`` on an event loop).
+
+        The in-process cache has both methods but never waits; any other
+        cache with ``acheck_and_store`` is awaited rather than block the loop.
+        """
+        replay = self.replay
+        return hasattr(replay, "acheck_and_store") and not isinstance(
+            replay, dpop.MemoryReplayCache
+        )
+
     def fresh_nonce(self) -> str | None:
         """A nonce for a ``DPoP-Nonce`` header, when nonces are required."""
         issue = getattr(self.nonce, "issue", None)

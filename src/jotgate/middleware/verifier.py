@@ -192,6 +192,11 @@ class Verifier:
         """True when keys come from a remote key set (use :meth:`averify` in async code)."""
         return self._remote is not None
 
+    @property
+    def awaits(self) -> bool:
+        """True when :meth:`averify` may await I/O (remote keys, an async replay cache)."""
+        return self._remote is not None or self.dpop.awaits
+
     def verify(self, token: str, *, dpop: DPoPRequest | None = None) -> Claims:
         """The token's claims, or a ``JoseError`` (``TokenRevokedError`` when revoked).
 
