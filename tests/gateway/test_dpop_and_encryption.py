@@ -209,3 +209,48 @@ def test_an_unreachable_replay_store_is_503_not_500(
     check = get(served, "/_jotgate/verify", dpop_headers(token, "GET", own))
     assert check.status_code == 401  # forward-auth speaks 200/401/403 only
     assert check.headers["x-auth-error"] == "temporarily_unavailable"
+
+
+def test_toml_flags_and_environment_name_the_same_settings(
+    tmp_path: Path, key_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from jotgate.cli.gateway import NONCE_SECRET_ENV, gateway_settings
+
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f"""
+        auth_server = "http://127.0.0.1:8000"
+        access_token_decryption_key = "{key_file}"
+        access_token_decrypt_algorithms = ["ECDH-ES+A256KW"]
+        access_token_encryptions = ["A256GCM", "A128GCM"]
+        allow_unencrypted_tokens = true
+        dpop_max_age = "30s"
+        dpop_algorithms = ["ES256", "EdDSA"]
+
+        [[routes]]
+        prefix = "/api"
+        upstream = "http://127.0.0.1:9001"
+        """
+    )
+    secret = "s" * 32
+    monkeypatch.setenv(NONCE_SECRET_ENV, secret)
+    flags = {
+        "setting_auth_server": "http://127.0.0.1:8000",
+        "setting_access_token_decryption_key": key_file,
+        "setting_access_token_decrypt_algorithms": "ECDH-ES+A256KW",
+        "setting_access_token_encryptions": "A256GCM,A128GCM",
+        "setting_allow_unencrypted_tokens": "true",
+        "setting_dpop_max_age": "30s",
+        "setting_dpop_algorithms": "ES256,EdDSA",
+    }
+    args = argparse.Namespace(
+        config=None, route=["/api=http://127.0.0.1:9001"], public_route=[], **flags
+    )
+    from_flags = gateway_settings(args)
+    from_file = load(config, {"dpop_nonce_secret": secret})
+    assert from_flags == from_file
+    assert from_file.dpop_nonce_secret == secret
+    assert from_file.access_token_encryptions == ("A256GCM", "A128GCM")
+    assert from_file.dpop_algorithms == ("ES256", "EdDSA")
