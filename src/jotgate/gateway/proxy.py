@@ -1,11 +1,12 @@
 """Forwarding one request to an upstream, streaming both ways over pooled connections.
 
-The request body goes up as an async generator over ASGI ``receive`` and
-the response comes back chunk by chunk (``aiter_raw``: the upstream's
-``Content-Encoding`` passes through untouched), so no body is ever held
-whole: uvicorn stops reading from a client whose chunks the upstream has
-not yet taken, and waits for a slow client before the next chunk is read
-from the upstream. Memory per request is a few chunks, whatever the size.
+The request body goes up as it arrives from ASGI ``receive`` and the
+response comes back chunk by chunk (raw: the upstream's ``Content-Encoding``
+passes through untouched), so no body is ever held whole: uvicorn stops
+reading from a client whose chunks the upstream has not yet taken, and
+waits for a slow client before the next chunk is read from the upstream.
+Memory per request is a few chunks, whatever the size. The HTTP/1.1 client
+and its keep-alive pool are :mod:`jotgate.gateway.upstream`.
 
 Failures before the response starts become answers: a refused or failed
 connection is 502 ``bad_gateway``, a timeout 504 ``gateway_timeout``.
@@ -21,9 +22,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
-import httpx
-
 from .headers import Headers, response_headers
+from .upstream import Pool, Response, UpstreamError, UpstreamTimeout
 
 __all__ = ["ClientGone", "Upstreams", "has_body", "send_json"]
 
@@ -61,7 +61,9 @@ def has_body(headers: Headers) -> bool:
     return False
 
 
-async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+async def _request_body(first: bytes, receive: Receive) -> AsyncIterator[bytes]:
+    if first:
+        yield first
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -79,29 +81,30 @@ async def _until_disconnect(receive: Receive) -> None:
 
 
 class Upstreams:
-    """One pooled ``httpx.AsyncClient`` for every upstream (made at start, closed at stop)."""
+    """One keep-alive connection pool for every upstream (made at start, closed at stop)."""
 
     def __init__(self, *, connect_timeout: float, timeout: float, max_connections: int) -> None:
         """Timeouts: ``connect_timeout`` to connect, ``timeout`` for each read and write."""
-        self._timeout = httpx.Timeout(timeout, connect=connect_timeout, pool=connect_timeout)
-        self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._client: httpx.AsyncClient | None = None
+        self._connect_timeout = connect_timeout
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._pool: Pool | None = None
 
     async def start(self) -> None:
         """Open the pool (bound to the running event loop)."""
-        # trust_env off: an HTTP_PROXY meant for the operator's shell must not
-        # silently route every upstream call through it.
-        self._client = httpx.AsyncClient(
-            timeout=self._timeout, limits=self._limits, follow_redirects=False, trust_env=False
+        # No proxy settings are read from the environment: an HTTP_PROXY meant
+        # for the operator's shell must not silently route upstream calls.
+        self._pool = Pool(
+            connect_timeout=self._connect_timeout,
+            timeout=self._timeout,
+            max_connections=self._max_connections,
         )
 
     async def stop(self) -> None:
         """Close every pooled connection."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
 
     async def forward(
         self,
@@ -119,40 +122,48 @@ class Upstreams:
         ``body``: whether the client sent one (see :func:`has_body`); it is
         then streamed from ``receive``.
         """
-        client = self._client
-        if client is None:
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("Upstreams.start() was not called (is the lifespan running?)")
-        content = _request_body(receive) if body else None
-        # httpx.Request rather than client.build_request: the client would add
-        # its own Accept-Encoding and User-Agent, changing what the upstream
-        # sends back (a gzip body the client never asked for).
-        request = httpx.Request(method, url, headers=headers, content=content)
+        content: bytes | AsyncIterator[bytes] | None = None
+        if body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            first: bytes = message.get("body", b"")
+            # A body that came in one piece is held already (and can be sent
+            # again on a fresh connection); a longer one is streamed.
+            content = _request_body(first, receive) if message.get("more_body") else first
         try:
-            response = await client.send(request, stream=True)
+            response = await pool.request(method, url, headers, content)
         except ClientGone:
             return
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             await _fail(send, 504, "gateway_timeout", "the upstream did not answer in time", rid)
             return
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
-            log.warning("upstream %s failed: %s", request.url.host, type(exc).__name__)
+        except UpstreamError as exc:
+            log.warning("upstream %s failed: %s", _host(url), exc)
             await _fail(send, 502, "bad_gateway", "the upstream could not be reached", rid)
             return
         try:
-            await self._relay(response, receive, send, rid)
-        finally:
-            await response.aclose()
-
-    async def _relay(
-        self, response: httpx.Response, receive: Receive, send: Send, rid: bytes
-    ) -> None:
-        await send(
-            {
+            start = {
                 "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response_headers(response.headers.raw, rid),
+                "status": response.status,
+                "headers": response_headers(response.headers, rid),
             }
-        )
+            if response.complete:
+                # The whole (small) answer is here: free the connection first.
+                data = response.take()
+                response.close()
+                await send(start)
+                await send({"type": "http.response.body", "body": data})
+                return
+            await send(start)
+            await self._relay(response, receive, send)
+        finally:
+            response.close()
+
+    async def _relay(self, response: Response, receive: Receive, send: Send) -> None:
         # uvicorn's send() silently drops data for a client that has gone, so
         # watch for the disconnect and stop pulling from the upstream then.
         stream = asyncio.ensure_future(self._stream(response, send))
@@ -167,17 +178,23 @@ class Upstreams:
             stream.result()  # a bug in _stream should not pass silently
 
     @staticmethod
-    async def _stream(response: httpx.Response, send: Send) -> None:
+    async def _stream(response: Response, send: Send) -> None:
         try:
-            async for chunk in response.aiter_raw():
+            chunk = response.take() or await response.read()
+            while chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.HTTPError as exc:
+                chunk = await response.read()
+        except UpstreamError as exc:
             # Too late for a 502/504. Returning without the final message
             # makes uvicorn close the connection, so the client sees a
             # truncated body rather than a complete-looking short one.
             log.warning("upstream response broke off: %s", type(exc).__name__)
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _host(url: str) -> str:
+    return url.partition("://")[2].partition("/")[0].partition("?")[0]
 
 
 async def _fail(send: Send, status: int, code: str, message: str, rid: bytes) -> None:
