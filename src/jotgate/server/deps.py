@@ -19,8 +19,12 @@ __all__ = ["Authenticated", "RuntimeDep", "authenticated", "get_runtime", "oauth
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The process's :class:`Runtime`, set up by the lifespan."""
+async def get_runtime(request: Request) -> Runtime:
+    """The process's :class:`Runtime`, set up by the lifespan.
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread
+    pool, a thread hand-off on every authenticated request.
+    """
     runtime: Runtime = request.app.state.runtime
     return runtime
 
