@@ -11,10 +11,17 @@ Each process caches answers: "revoked" forever (a
 revocation is never undone), "not revoked" for at most
 ``denylist_cache_seconds`` (<= 1 s), so a logout made through any process is
 seen by every other one within that time.
+
+Lookups are single-flight: while one store lookup for a ``sid`` is in
+flight, other requests for that ``sid`` await its answer instead of
+querying too (without it, every request of a busy session queried the store
+at once each time its cache entry expired). A joined lookup started at most
+a moment ago, so the <= 1 s guarantee holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -122,6 +129,7 @@ class Denylist:
         self._negative_ttl = negative_ttl
         self._revoked: dict[str, float] = {}
         self._not_revoked: dict[str, float] = {}
+        self._in_flight: dict[str, asyncio.Future[bool]] = {}
 
     async def revoke(self, sids: list[str], until: dt.datetime) -> None:
         """Deny ``sids`` everywhere; this process knows at once."""
@@ -149,13 +157,28 @@ class Denylist:
         checked_at = self._not_revoked.get(sid)
         if checked_at is not None and now - checked_at < self._negative_ttl:
             return False
+        lookup = self._in_flight.get(sid)
+        if lookup is None:
+            # A task of its own: a cancelled caller must not cancel the others' answer.
+            lookup = asyncio.ensure_future(self._look_up(sid, now))
+            self._in_flight[sid] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(sid, done))
+        return await asyncio.shield(lookup)
+
+    def _lookup_done(self, sid: str, done: asyncio.Future[bool]) -> None:
+        if self._in_flight.get(sid) is done:
+            del self._in_flight[sid]
+        if not done.cancelled():
+            done.exception()  # retrieved, even when every caller went away
+
+    async def _look_up(self, sid: str, now: float) -> bool:
         if await self.store.contains(sid):
             # The exact expiry is unknown here; the access TTL bounds it and the
             # entry only guards tokens that expire anyway, so keep it an hour.
             self._revoked[sid] = now + 3600
             self._not_revoked.pop(sid, None)
             return True
-        if self._negative_ttl > 0:
+        if self._negative_ttl > 0 and sid not in self._revoked:
             self._not_revoked[sid] = now
         self._trim()
         return False
