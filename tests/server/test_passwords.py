@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -90,3 +92,91 @@ def test_production_defaults_meet_owasp() -> None:
 async def test_registration_can_be_closed(tmp_path: object) -> None:
     async with running(test_settings(tmp_path, registration="closed")) as server:
         assert await register(server, "alice", PASSWORD) == (403, "registration_closed")
+
+
+# --- the hash pool: low priority threads, bounded queue ------------------------------------
+
+
+@pytest.mark.anyio
+async def test_hash_threads_run_at_the_lowest_priority() -> None:
+    import os
+    import sys
+    import threading
+
+    from jotgate.server.passwords import HASH_THREAD_NICENESS, PasswordService
+
+    service = PasswordService(time_cost=1, memory_kib=64, parallelism=1)
+    try:
+        if not sys.platform.startswith("linux"):
+            pytest.skip("per-thread priority is Linux-only (elsewhere a no-op)")
+        nice = await service._run(
+            lambda: str(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        )
+        assert int(nice) == HASH_THREAD_NICENESS
+        # The event loop's own thread is untouched.
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < HASH_THREAD_NICENESS
+        assert await service.verify(await service.hash("a long password"), "a long password")
+    finally:
+        service.close()
+
+
+@pytest.mark.anyio
+async def test_logins_beyond_the_hash_queue_get_503_then_work_again(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from .conftest import PASSWORD, running, test_settings
+
+    async with running(test_settings(tmp_path, argon2_max_queue=1)) as srv:
+        await srv.register("alice")
+        passwords = srv.runtime.passwords
+        gate = threading.Event()
+
+        def blocked() -> str:
+            gate.wait(10)
+            return "done"
+
+        # Fill every hash thread and the one queue slot.
+        fillers = [
+            asyncio.ensure_future(passwords._run(blocked)) for _ in range(passwords._threads + 1)
+        ]
+        await asyncio.sleep(0.05)
+        try:
+            busy = await srv.client.post(
+                "/auth/login", json={"username": "alice", "password": PASSWORD}
+            )
+            assert busy.status_code == 503, busy.text
+            assert busy.json()["error"] == "server_busy"
+            assert busy.headers["Retry-After"] == "1"
+        finally:
+            gate.set()
+        assert await asyncio.gather(*fillers) == ["done"] * len(fillers)
+        assert passwords.pending == 0
+        ok = await srv.client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+        assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_login_still_counts_until_its_hash_ends() -> None:
+    import asyncio
+    import threading
+
+    from jotgate.server.passwords import PasswordService
+
+    service = PasswordService(time_cost=1, memory_kib=64, parallelism=1, max_queued=0)
+    gate = threading.Event()
+    try:
+        task = asyncio.ensure_future(service._run(lambda: str(gate.wait(10))))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.sleep(0.01)
+        assert service.pending == 1
+        gate.set()
+        for _ in range(100):
+            if service.pending == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert service.pending == 0
+    finally:
+        gate.set()
+        service.close()

@@ -54,6 +54,11 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--argon2-memory-kib", "argon2_memory_kib", "argon2id memory in KiB (default 19456)"),
     ("--argon2-parallelism", "argon2_parallelism", "argon2id lanes (default 1)"),
     (
+        "--argon2-max-queue",
+        "argon2_max_queue",
+        "password hashes that may wait for a hash thread; beyond, 503 server_busy (default 64)",
+    ),
+    (
         "--denylist-cache-seconds",
         "denylist_cache_seconds",
         "how long 'not revoked' is cached per process, 0-1 s (default 1)",

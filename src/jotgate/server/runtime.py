@@ -133,6 +133,7 @@ async def open_runtime(settings: Settings) -> Runtime:
             time_cost=settings.argon2_time_cost,
             memory_kib=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
+            max_queued=settings.argon2_max_queue,
         )
     except BaseException:
         if redis is not None:

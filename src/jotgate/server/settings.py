@@ -63,6 +63,8 @@ class Settings:
     argon2_time_cost: int = OWASP_ARGON2_TIME_COST
     argon2_memory_kib: int = OWASP_ARGON2_MEMORY_KIB
     argon2_parallelism: int = 1
+    #: Password hashes waiting for a hash thread beyond which logins answer 503 ``server_busy``.
+    argon2_max_queue: int = 64
     #: How long a process may trust "this session is not revoked" without asking the store.
     denylist_cache_seconds: float = 1.0
     #: Creates/migrates the schema at start-up (Alembic).

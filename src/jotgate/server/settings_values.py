@@ -213,6 +213,7 @@ _CONVERTERS: Final[dict[str, Any]] = {
     "argon2_time_cost": _int_in(1, 20),
     "argon2_memory_kib": _int_in(8, 4 * 1024 * 1024),
     "argon2_parallelism": _int_in(1, 16),
+    "argon2_max_queue": _int_in(1, 100_000),
     "denylist_cache_seconds": _cache_seconds,
     "migrate": _flag,
     "trusted_proxies": _networks,
