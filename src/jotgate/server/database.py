@@ -1,9 +1,14 @@
 """Engine creation and schema migration for SQLite (embedded) and PostgreSQL (shared).
 
-SQLite transactions start with ``BEGIN IMMEDIATE``: every transaction takes
-the write lock up front, so a read-then-conditional-write (refresh token
-rotation) can never hit SQLite's "cannot upgrade a read lock" deadlock, and
-concurrent writers queue on ``busy_timeout`` instead of failing.
+Units of work that write open their transaction explicitly
+(``async with sessions() as db, db.begin():``); on SQLite those start with
+``BEGIN IMMEDIATE``, taking the write lock up front, so a
+read-then-conditional-write (refresh token rotation) can never hit SQLite's
+"cannot upgrade a read lock" deadlock, and concurrent writers queue on
+``busy_timeout`` instead of failing. Reads let the session begin by itself
+(autobegin, no ``db.begin()``) and get a plain deferred ``BEGIN``: in WAL mode
+they read a snapshot and never wait for a writer. A session without
+``db.begin()`` therefore must not write (it is never committed anyway).
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from typing import Any, Final
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.orm import Session, SessionTransactionOrigin
 
 __all__ = ["DbSession", "create_engine", "migrate", "serialize", "session_factory"]
 
@@ -25,6 +31,8 @@ log = logging.getLogger("jotgate.server")
 
 # Any fixed number: serialises concurrent migrations of processes sharing one PostgreSQL.
 _MIGRATION_LOCK_ID: Final = 0x6A6F7467
+#: Execution option of the engine that read-only (autobegun) sessions use.
+_READ_ONLY: Final = "jotgate_read_only"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -50,7 +58,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class _UnitOfWorkSession(Session):
+    """Explicit ``begin()``: the write engine; autobegin (reads): the read-only one."""
+
+    def get_bind(self, mapper: Any = None, **kw: Any) -> Engine | Connection:
+        bind = super().get_bind(mapper, **kw)
+        transaction = self.get_transaction()
+        writes = transaction is not None and transaction.origin is not (
+            SessionTransactionOrigin.AUTOBEGIN
+        )
+        reader = self.info.get(_READ_ONLY)
+        if writes or reader is None or bind is not reader["write"]:
+            return bind
+        engine: Engine = reader["read"]
+        return engine
 
 
 async def serialize(db: DbSession, lock_id: int) -> None:
@@ -59,15 +84,26 @@ async def serialize(db: DbSession, lock_id: int) -> None:
     For read-then-insert decisions that a unique constraint cannot guard
     (e.g. "is there an active key?"). PostgreSQL: a transaction-scoped
     advisory lock, released at commit. SQLite: nothing to do, every
-    transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+    write transaction (``db.begin()``) already holds the database's write lock
+    (``BEGIN IMMEDIATE``).
     """
     if db.get_bind().dialect.name == "postgresql":
         await db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[DbSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit.
+
+    ``db.begin()`` units of work write (``BEGIN IMMEDIATE`` on SQLite); autobegun
+    sessions read (deferred ``BEGIN``), see the module docstring.
+    """
+    read = engine.sync_engine.execution_options(**{_READ_ONLY: True})
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        sync_session_class=_UnitOfWorkSession,
+        info={_READ_ONLY: {"write": engine.sync_engine, "read": read}},
+    )
 
 
 def _alembic_config(connection: Connection) -> Config:

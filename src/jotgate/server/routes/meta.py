@@ -30,8 +30,9 @@ async def healthz(runtime: RuntimeDep) -> Response:
     checks: dict[str, Any] = {}
     healthy = True
     try:
-        async with runtime.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        # A read session: a deferred BEGIN, so it never queues behind a writer.
+        async with runtime.db() as db:
+            await db.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception:  # any failure is "not ready", never a crash
         checks["database"] = "unavailable"
