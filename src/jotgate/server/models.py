@@ -126,7 +126,8 @@ class RefreshToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    successor_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: Indexed: rotation ends the grace of the token whose successor is presented.
+    successor_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     successor_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 

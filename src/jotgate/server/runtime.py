@@ -59,7 +59,8 @@ class Runtime:
     _housekeeping: asyncio.Task[None] | None = None
 
     def start_housekeeping(self) -> None:
-        """Periodically wipe expired grace data and denylist rows (every process may do it)."""
+        """Periodically wipe expired grace data, refresh tokens of ended sessions and
+        denylist rows (every process may do it)."""
         self._housekeeping = asyncio.create_task(self._housekeep())
 
     async def _housekeep(self) -> None:
@@ -67,6 +68,7 @@ class Runtime:
             await asyncio.sleep(_HOUSEKEEPING_SECONDS)
             try:
                 await self.sessions.wipe_expired_grace()
+                await self.sessions.purge_dead_tokens()
                 if isinstance(self.denylist.store, DatabaseDenylist):
                     await self.denylist.store.purge_expired()
                 await purge_feed(self.db)

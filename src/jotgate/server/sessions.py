@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import audit
@@ -37,6 +37,10 @@ from .tokens import TokenService, new_refresh_token
 __all__ = ["Revocations", "SessionService", "TokenPair", "hash_refresh_token"]
 
 _ROTATION_ATTEMPTS: Final = 5
+#: Refresh tokens deleted per transaction by :meth:`SessionService.purge_dead_tokens`...
+PURGE_BATCH: Final = 500
+#: ...and at most this many transactions per sweep (the rest waits for the next one).
+PURGE_BATCHES: Final = 20
 
 
 def _now() -> dt.datetime:
@@ -336,6 +340,45 @@ class SessionService(SessionRevocation):
                 .order_by(Session.created_at.desc())
             )
             return list(rows.all())
+
+    async def purge_dead_tokens(
+        self, *, batch: int = PURGE_BATCH, batches: int = PURGE_BATCHES
+    ) -> int:
+        """Housekeeping: delete refresh tokens of sessions that ended; the number deleted.
+
+        A session ends at its absolute expiry or when revoked; once the reuse
+        grace window has passed after that, none of its tokens can do anything
+        but be refused, so they go (the session row stays: logout and the
+        session list still know it). A token of a purged session is then
+        ``invalid_refresh_token`` instead of ``token_revoked``/``session_expired``,
+        a 401 all the same. Small batches, each its own short write
+        transaction, so a large backlog never holds the write lock for long.
+        """
+        cutoff = _now() - dt.timedelta(seconds=self._settings.refresh_reuse_grace)
+        ended = (
+            select(Session.id)
+            .where(or_(Session.expires_at <= cutoff, Session.revoked_at <= cutoff))
+            .scalar_subquery()
+        )
+        total = 0
+        for _ in range(batches):
+            doomed = (
+                select(RefreshToken.id)
+                .where(RefreshToken.session_id.in_(ended))
+                .limit(batch)
+                .scalar_subquery()
+            )
+            async with self._sessions() as db, db.begin():
+                result = await db.execute(
+                    delete(RefreshToken)
+                    .where(RefreshToken.id.in_(doomed))
+                    .execution_options(synchronize_session=False)
+                )
+            deleted: int = result.rowcount  # type: ignore[attr-defined]
+            total += deleted
+            if deleted < batch:
+                break
+        return total
 
     async def wipe_expired_grace(self) -> None:
         """Housekeeping: drop sealed successors whose grace window has passed."""
