@@ -203,11 +203,32 @@ def response_headers(raw: Iterable[tuple[bytes, bytes]], rid: bytes) -> Headers:
 def identity_headers(claims: Claims) -> Headers:
     """``X-User-Id``, ``X-User-Roles``, ``X-User-Scopes``, ``X-Session-Id``, ``X-Auth-Claims``.
 
-    Roles and scopes are comma-separated; ``X-Auth-Claims`` is the whole
-    claim set as unpadded base64url JSON. Raises ``ValueError`` when a value
-    cannot travel in a header (control characters, non-ASCII): the token is
-    then refused rather than forwarded half-described.
+    Roles are comma-separated, scopes space-separated (as in the ``scope``
+    claim: a scope token may hold a comma, never a space); ``X-Auth-Claims``
+    is the whole claim set as unpadded base64url JSON. Raises ``ValueError``
+    when a value cannot travel in a header (control characters, non-ASCII):
+    the token is then refused rather than forwarded half-described.
+
+    The answer is computed once per distinct token: the verifier caches its
+    :class:`Claims`, and this keeps the encoded headers beside them.
     """
+    cached = _identity_cache.get(id(claims))
+    if cached is not None and cached[0] is claims:
+        return list(cached[1])  # a copy: callers may extend it
+    out = _identity(claims)
+    if len(_identity_cache) >= _IDENTITY_CACHE_SIZE:
+        _identity_cache.clear()
+    _identity_cache[id(claims)] = (claims, out)
+    return list(out)
+
+
+# id(Claims) -> (the Claims, its headers). The Claims is kept in the entry, so
+# its id cannot be reused by another object while the entry lives.
+_IDENTITY_CACHE_SIZE = 4096
+_identity_cache: dict[int, tuple[Claims, Headers]] = {}
+
+
+def _identity(claims: Claims) -> Headers:
     plain = {
         b"x-user-id": claims.sub or "",
         b"x-user-roles": ",".join(claims.roles),
