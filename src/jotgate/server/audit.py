@@ -10,12 +10,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import AuditEvent
 
-__all__ = ["EVENTS", "ClientInfo", "list_events", "record"]
+__all__ = ["EVENTS", "ClientInfo", "insert_event", "list_events", "record"]
 
 #: Every event name the server records.
 EVENTS: Final = frozenset(
@@ -57,20 +57,43 @@ def record(
     **detail: Any,
 ) -> None:
     """Add an event to ``db``'s transaction."""
+    db.add(AuditEvent(**_fields(event, client, user_id, session_id, detail)))
+
+
+async def insert_event(
+    db: AsyncSession,
+    event: str,
+    *,
+    client: ClientInfo | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    **detail: Any,
+) -> None:
+    """As :func:`record`, as one ``INSERT`` now (no unit-of-work flush): for hot paths."""
+    await db.execute(
+        insert(AuditEvent).values(**_fields(event, client, user_id, session_id, detail))
+    )
+
+
+def _fields(
+    event: str,
+    client: ClientInfo | None,
+    user_id: str | None,
+    session_id: str | None,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     client = client or ClientInfo()
-    db.add(
-        AuditEvent(
-            at=dt.datetime.now(dt.UTC),
-            event=event,
-            user_id=user_id,
-            session_id=session_id,
-            ip=client.ip,
-            user_agent=(client.user_agent or None) and client.user_agent[:512],
-            detail=detail,
-        )
-    )
+    return {
+        "at": dt.datetime.now(dt.UTC),
+        "event": event,
+        "user_id": user_id,
+        "session_id": session_id,
+        "ip": client.ip,
+        "user_agent": (client.user_agent or None) and client.user_agent[:512],
+        "detail": detail,
+    }
 
 
 async def list_events(

@@ -2,8 +2,9 @@
 
 A session is one login: a family of refresh tokens with an idle expiry per
 token and an absolute cap for the family. Rotation marks the presented token
-used with a conditional ``UPDATE ... WHERE used_at IS NULL`` and inserts its
-successor in the same transaction; only the transaction whose UPDATE changed
+used with a conditional ``UPDATE ... WHERE used_at IS NULL ... RETURNING``
+(SQLite >= 3.35 or PostgreSQL) and inserts its successor in the same
+transaction; only the transaction whose UPDATE changed
 one row wins, so there is exactly one live successor on SQLite (transactions
 begin IMMEDIATE) and PostgreSQL (row locks; the loser retries and sees the
 winner's row). Within the reuse grace window the same old token gets the same
@@ -19,7 +20,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import (
+    LargeBinary,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import audit
@@ -27,7 +41,7 @@ from .audit import ClientInfo
 from .bindings import Binding
 from .denylist import Denylist
 from .errors import ApiError, invalid_token
-from .models import RefreshToken, Session, User
+from .models import RefreshToken, Session, User, UtcDateTime
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
 from .session_revocation import SessionRevocation
@@ -54,6 +68,33 @@ class _Reuse:
     session_id: str
 
 
+@dataclass(frozen=True)
+class _Holder:
+    """The user columns a refresh needs."""
+
+    id: str
+    roles: list[str]
+
+
+@dataclass(frozen=True)
+class _Family:
+    """The session columns a refresh needs."""
+
+    id: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Rotated:
+    """A rotation committed; its access token is signed after the commit."""
+
+    user: _Holder
+    session: _Family
+    plain: str
+    expires_at: dt.datetime
+    now: dt.datetime
+
+
 class _LostRace(Exception):
     """Another transaction rotated the token between our read and our update."""
 
@@ -62,15 +103,15 @@ def _refresh_error(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-def _check_dpop_key(session: Session, binding: Binding) -> None:
+def _check_dpop_key(session_jkt: str | None, binding: Binding) -> None:
     """A DPoP-bound session refreshes only with a proof by its own key (RFC 9449 §5)."""
-    if session.dpop_jkt is None:
+    if session_jkt is None:
         return
     if binding.jkt is None:
         raise ApiError(
             400, "invalid_dpop_proof", "this session is bound to a DPoP key: send a DPoP proof"
         )
-    if not hmac.compare_digest(binding.jkt.encode(), session.dpop_jkt.encode()):
+    if not hmac.compare_digest(binding.jkt.encode(), session_jkt.encode()):
         raise ApiError(400, "invalid_dpop_proof", "the DPoP proof is by another key")
 
 
@@ -136,8 +177,8 @@ class SessionService(SessionRevocation):
 
     async def _pair(
         self,
-        user: User,
-        session: Session,
+        user: User | _Holder,
+        session: Session | _Family,
         refresh_plain: str,
         refresh_expires_at: dt.datetime,
         now: dt.datetime,
@@ -211,68 +252,135 @@ class SessionService(SessionRevocation):
     ) -> TokenPair | _Reuse:
         now = _now()
         async with self._sessions() as db, db.begin():
-            row = await db.scalar(
-                select(RefreshToken).where(
-                    RefreshToken.token_hash == hash_refresh_token(refresh_token)
+            # Token, session and user in one statement.
+            found = (
+                await db.execute(
+                    select(
+                        RefreshToken.id,
+                        RefreshToken.expires_at,
+                        RefreshToken.used_at,
+                        Session.id.label("sid"),
+                        Session.expires_at.label("session_expires_at"),
+                        Session.revoked_at,
+                        Session.dpop_jkt,
+                        User.id.label("uid"),
+                        User.roles,
+                        User.disabled,
+                    )
+                    .select_from(RefreshToken)
+                    .outerjoin(Session, Session.id == RefreshToken.session_id)
+                    .outerjoin(User, User.id == Session.user_id)
+                    .where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
                 )
-            )
-            if row is None:
+            ).one_or_none()
+            if found is None:
                 raise _refresh_error("invalid_refresh_token", "this refresh token is not valid")
-            session = await db.get(Session, row.session_id)
-            user = await db.get(User, session.user_id) if session else None
-            if session is None or user is None or session.revoked_at is not None:
+            if found.sid is None or found.uid is None or found.revoked_at is not None:
                 raise invalid_token("token_revoked", "this session has ended; log in again")
-            if user.disabled:
+            if found.disabled:
                 raise invalid_token("token_revoked", "this account is disabled")
-            if now >= session.expires_at:
+            if now >= found.session_expires_at:
                 raise _refresh_error(
                     "session_expired", "this session reached its maximum age; log in again"
                 )
-            _check_dpop_key(session, binding)
-            if row.used_at is not None:
+            _check_dpop_key(found.dpop_jkt, binding)
+            if found.used_at is not None:
+                # Rare (a concurrent tab, or theft): the ORM path.
+                row = await db.get(RefreshToken, found.id)
+                session = await db.get(Session, found.sid)
+                user = await db.get(User, found.uid)
+                assert row is not None
+                assert session is not None
+                assert user is not None
                 return await self._replay(db, row, session, user, now, client, binding)
-            if now >= row.expires_at and access_sid != session.id:
+            if now >= found.expires_at and access_sid != found.sid:
                 raise _refresh_error(
                     "refresh_token_expired", "this refresh token has expired; log in again"
                 )
-            if session.dpop_jkt is None and binding.jkt is not None:
-                session.dpop_jkt = binding.jkt  # bound from now on, like a login with a proof
-            return await self._rotate(db, row, session, user, now, client, binding)
+            rotated = await self._rotate(
+                db,
+                token_id=found.id,
+                user=_Holder(found.uid, list(found.roles or [])),
+                session=_Family(found.sid, found.session_expires_at),
+                # Bound from now on, like a login with a proof.
+                bind_jkt=binding.jkt if found.dpop_jkt is None else None,
+                now=now,
+                client=client,
+            )
+        # Signed after the commit: the write lock is not held for the signature.
+        return await self._pair(
+            rotated.user,
+            rotated.session,
+            rotated.plain,
+            rotated.expires_at,
+            rotated.now,
+            binding,
+        )
 
     async def _rotate(
         self,
         db: AsyncSession,
-        row: RefreshToken,
-        session: Session,
-        user: User,
+        *,
+        token_id: str,
+        user: _Holder,
+        session: _Family,
+        bind_jkt: str | None,
         now: dt.datetime,
         client: ClientInfo,
-        binding: Binding,
-    ) -> TokenPair:
+    ) -> _Rotated:
+        """Four statements: rotate (one conditional UPDATE), insert, touch the session, audit."""
         plain = new_refresh_token()
-        successor = self._new_token_row(session, plain, now)
+        successor_id = str(uuid.uuid4())
+        expires_at = min(
+            now + dt.timedelta(seconds=self._settings.refresh_token_ttl), session.expires_at
+        )
         sealed = self._sealer.seal(plain.encode()) if self._settings.refresh_reuse_grace else None
-        result = await db.execute(
+        presented = RefreshToken.id == token_id
+        # One statement for two rows: the presented token becomes used (only if
+        # it still is unused: the race guard), and the token it succeeded loses
+        # its grace (its sealed successor, i.e. the presented token, is wiped).
+        changed = await db.execute(
             update(RefreshToken)
-            .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
-            .values(used_at=now, successor_id=successor.id, successor_sealed=sealed)
+            .where(
+                or_(
+                    and_(presented, RefreshToken.used_at.is_(None)),
+                    RefreshToken.successor_id == token_id,
+                )
+            )
+            .values(
+                used_at=case((presented, literal(now, UtcDateTime())), else_=RefreshToken.used_at),
+                successor_id=case(
+                    (presented, literal(successor_id, String(36))), else_=RefreshToken.successor_id
+                ),
+                successor_sealed=case(
+                    (presented, cast(literal(sealed, LargeBinary()), LargeBinary())),
+                    else_=null(),
+                ),
+            )
+            .returning(RefreshToken.id)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise _LostRace
-        # The presented token was itself a successor: its predecessor's grace ends now.
+        if token_id not in changed.scalars().all():
+            raise _LostRace  # rolls back, the predecessor's grace included
         await db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.successor_id == row.id)
-            .values(successor_sealed=None)
-            .execution_options(synchronize_session=False)
+            insert(RefreshToken).values(
+                id=successor_id,
+                session_id=session.id,
+                token_hash=hash_refresh_token(plain),
+                created_at=now,
+                expires_at=expires_at,
+            )
         )
-        db.add(successor)
-        session.last_used_at = now
+        touched: dict[str, object] = {"last_used_at": now}
         if client.ip:
-            session.ip = client.ip
-        audit.record(db, "refresh", client=client, user_id=user.id, session_id=session.id)
-        return await self._pair(user, session, plain, successor.expires_at, now, binding)
+            touched["ip"] = client.ip
+        if bind_jkt is not None:
+            touched["dpop_jkt"] = bind_jkt
+        await db.execute(update(Session).where(Session.id == session.id).values(**touched))
+        await audit.insert_event(
+            db, "refresh", client=client, user_id=user.id, session_id=session.id
+        )
+        return _Rotated(user=user, session=session, plain=plain, expires_at=expires_at, now=now)
 
     async def _replay(
         self,

@@ -1,0 +1,68 @@
+"""Refresh is a handful of Core statements, and rotation ends the predecessor's grace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from jotgate.server.models import RefreshToken
+from jotgate.server.sessions import hash_refresh_token
+
+from .conftest import Server, running, test_settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def _refresh(server: Server, token: str) -> Any:
+    return await server.client.post("/auth/refresh", json={"refresh_token": token})
+
+
+async def _row(server: Server, token: str) -> RefreshToken:
+    async with server.runtime.db() as db:
+        row = await db.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
+        )
+    assert row is not None
+    return row
+
+
+async def test_a_refresh_takes_five_statements_in_one_write_transaction(tmp_path: Path) -> None:
+    async with running(test_settings(tmp_path)) as srv:
+        tokens = await srv.signup()
+        await srv.runtime.tokens.warm()
+        statements: list[str] = []
+        engine = srv.runtime.engine.sync_engine
+
+        def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            statements.append(statement.split()[0].upper())
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            response = await _refresh(srv, tokens["refresh_token"])
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert response.status_code == 200, response.text
+        # Denylist lookups of other requests aside, the rotation itself:
+        assert statements == ["BEGIN", "SELECT", "UPDATE", "INSERT", "UPDATE", "INSERT"]
+
+
+async def test_rotation_wipes_the_predecessors_sealed_successor(tmp_path: Path) -> None:
+    async with running(test_settings(tmp_path)) as srv:
+        first = await srv.signup()
+        second = (await _refresh(srv, first["refresh_token"])).json()
+        assert (await _row(srv, first["refresh_token"])).successor_sealed is not None
+        third = await _refresh(srv, second["refresh_token"])
+        assert third.status_code == 200
+        wiped = await _row(srv, first["refresh_token"])
+        assert wiped.successor_sealed is None
+        assert wiped.used_at is not None
+        middle = await _row(srv, second["refresh_token"])
+        assert middle.used_at is not None
+        assert middle.successor_sealed is not None
+        # The first token is past its grace now: reusing it revokes the family.
+        reuse = await _refresh(srv, first["refresh_token"])
+        assert reuse.status_code == 401
+        assert reuse.json()["error"] == "token_revoked"
