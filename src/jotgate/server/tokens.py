@@ -5,12 +5,21 @@ denylist is consulted so a logged-out session's tokens stop at once. Library
 errors become the server's three codes: ``token_expired``, ``token_revoked``,
 ``invalid_token``. With ``ACCESS_TOKEN_ENCRYPTION`` on, tokens are signed
 and then encrypted (:mod:`.token_encryption`), and only such tokens pass.
+
+Verified tokens are cached per process, keyed by the whole token string
+(at most :data:`VERIFIED_CACHE_LIMIT`): a hit skips decryption and the
+signature check only. Every hit still checks ``exp`` and the denylist, and
+an entry counts only while the key set it was verified with is the current
+one (a key reload or state change empties it in effect). Bindings (DPoP
+proofs, fingerprint cookie, address) are per request and never cached:
+:mod:`.request_auth` checks them after this on every request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,6 +36,8 @@ __all__ = ["AccessClaims", "TokenService", "new_refresh_token"]
 
 ACCESS_TYP: Final = "at+jwt"
 _REQUIRED: Final = ("iss", "sub", "aud", "exp", "iat", "jti", "sid")
+#: Verified access tokens remembered per process (oldest dropped first).
+VERIFIED_CACHE_LIMIT: Final = 10_000
 
 
 def new_refresh_token() -> str:
@@ -46,6 +57,15 @@ class AccessClaims:
     raw: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token that passed decryption, signature and claims with these key snapshots."""
+
+    claims: AccessClaims
+    keys: LoadedKeys
+    decrypt: LoadedKeys | None
+
+
 class TokenService:
     """Signs and verifies access tokens with the key store's current keys."""
 
@@ -60,6 +80,7 @@ class TokenService:
         self._keys = keys
         self._denylist = denylist
         self._encryption = encryption
+        self._verified: dict[str, _Verified] = {}
 
     async def warm(self) -> None:
         """Bring the key caches up to date now, outside any transaction.
@@ -162,27 +183,37 @@ class TokenService:
 
     async def verify_signature_and_claims(self, token: str, *, leeway: int = 0) -> dict[str, Any]:
         """Verified claims, or the library error (after one reload on an unknown kid)."""
+        claims, _keys, _decrypt = await self._verify(token, leeway=leeway)
+        return claims
+
+    async def _verify(
+        self, token: str, *, leeway: int = 0
+    ) -> tuple[dict[str, Any], LoadedKeys, LoadedKeys | None]:
+        """Claims and the key snapshots (signature, decryption) that verified them."""
         loaded = await self._keys.current()
         decrypt = await self._encryption.current() if self._encryption else None
         try:
-            return self.decode(
+            claims = self.decode(
                 token, loaded.verifying, loaded.algorithms, leeway=leeway, decrypt=decrypt
             )
+            return claims, loaded, decrypt
         except errors.KeyNotFoundError:
             reloaded = await self._keys.after_unknown_kid()
             if reloaded is None:
                 raise
-            return self.decode(
+            claims = self.decode(
                 token, reloaded.verifying, reloaded.algorithms, leeway=leeway, decrypt=decrypt
             )
+            return claims, reloaded, decrypt
         except errors.DecryptionError:
             # Maybe encrypted to a key another process rotated in; reload once.
             fresh = await self._encryption.after_unknown_kid() if self._encryption else None
             if fresh is None:
                 raise
-            return self.decode(
+            claims = self.decode(
                 token, loaded.verifying, loaded.algorithms, leeway=leeway, decrypt=fresh
             )
+            return claims, loaded, fresh
 
     async def session_for_logout(self, token: str) -> AccessClaims:
         """Claims of a genuine access token, expired or not: logging out must always work.
@@ -200,20 +231,42 @@ class TokenService:
 
     async def authenticate(self, token: str) -> AccessClaims:
         """Verify ``token`` fully, denylist included, or raise the right :class:`ApiError`."""
-        try:
-            claims = await self.verify_signature_and_claims(token)
-        except errors.ExpiredTokenError:
-            raise invalid_token(
-                "token_expired",
-                "the access token has expired; refresh it",
-                status=self._settings.expired_status,
-            ) from None
-        except errors.JoseError as exc:
-            raise invalid_token("invalid_token", _describe(exc)) from None
-        parsed = _parse(claims)
+        parsed = await self._cached(token)
+        if parsed is None:
+            try:
+                claims, keys, decrypt = await self._verify(token)
+            except errors.ExpiredTokenError:
+                raise invalid_token(
+                    "token_expired",
+                    "the access token has expired; refresh it",
+                    status=self._settings.expired_status,
+                ) from None
+            except errors.JoseError as exc:
+                raise invalid_token("invalid_token", _describe(exc)) from None
+            parsed = _parse(claims)
+            self._remember(token, _Verified(parsed, keys, decrypt))
         if await self._denylist.is_revoked(parsed.sid):
             raise invalid_token("token_revoked", "this session has been logged out")
         return parsed
+
+    async def _cached(self, token: str) -> AccessClaims | None:
+        """The claims of a token verified before with today's keys and not yet expired."""
+        entry = self._verified.get(token)
+        if entry is None:
+            return None
+        keys = await self._keys.current()
+        decrypt = await self._encryption.current() if self._encryption else None
+        if entry.keys is keys and entry.decrypt is decrypt and time.time() < entry.claims.exp:
+            return entry.claims
+        # Expired (the full path says so) or other keys now: verify again.
+        self._verified.pop(token, None)
+        return None
+
+    def _remember(self, token: str, entry: _Verified) -> None:
+        if len(self._verified) >= VERIFIED_CACHE_LIMIT:
+            # Oldest first (dicts keep insertion order).
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = entry
 
     def expired_status(self) -> int:
         """The status answered for expired access tokens (401, or 419 if configured)."""
