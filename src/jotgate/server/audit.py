@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import AuditEvent
 
-__all__ = ["EVENTS", "ClientInfo", "insert_event", "list_events", "record"]
+__all__ = ["EVENTS", "ClientInfo", "event_fields", "insert_event", "list_events", "record"]
 
 #: Every event name the server records.
 EVENTS: Final = frozenset(
@@ -73,6 +73,18 @@ async def insert_event(
     await db.execute(
         insert(AuditEvent).values(**_fields(event, client, user_id, session_id, detail))
     )
+
+
+def event_fields(
+    event: str,
+    *,
+    client: ClientInfo | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    **detail: Any,
+) -> dict[str, Any]:
+    """The ``audit_events`` row for an event (for a Core ``INSERT``)."""
+    return _fields(event, client, user_id, session_id, detail)
 
 
 def _fields(
