@@ -132,3 +132,38 @@ async def test_plain_route_keeps_the_methods_paths_and_role_check(server: Server
     assert too_long.json()["error"] == "invalid_request"
     missing = await server.client.get("/auth/verify")
     assert missing.status_code == 401
+
+
+async def test_identity_headers_follow_the_claims_not_just_the_jti(server: Server) -> None:
+    from jotgate.server.routes import edge
+    from jotgate.server.tokens import AccessClaims
+
+    tokens = await server.signup()
+    auth = bearer(tokens["access_token"])
+    first = await server.client.get("/auth/verify", headers=auth)
+    again = await server.client.get("/auth/verify", headers=auth)
+    assert first.headers["X-Auth-Claims"] == again.headers["X-Auth-Claims"]
+    cached = next(iter(edge._identities.values()))
+    # Other claims under the same jti never get the cached headers.
+    impostor = AccessClaims(
+        sub="someone-else",
+        sid="other",
+        jti=cached[0]["jti"],
+        exp=cached[0]["exp"],
+        roles=(),
+        raw={**cached[0], "sub": "someone-else", "sid": "other"},
+    )
+    headers = edge._identity(impostor)
+    assert headers["X-User-Id"] == "someone-else"
+    assert headers["X-Session-Id"] == "other"
+
+
+async def test_the_database_denylist_answers_through_core(server: Server) -> None:
+    import datetime as dt
+
+    store = server.runtime.denylist.store
+    assert not await store.contains("sid-1")
+    await store.add(["sid-1"], dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+    assert await store.contains("sid-1")
+    await store.add(["sid-2"], dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    assert not await store.contains("sid-2")

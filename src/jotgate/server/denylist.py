@@ -25,14 +25,14 @@ import asyncio
 import datetime as dt
 import json
 import time
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .models import DenylistEntry
+from .models import DenylistEntry, UtcDateTime
 
 __all__ = ["DatabaseDenylist", "Denylist", "DenylistStore", "RedisDenylist"]
 
@@ -41,6 +41,11 @@ REDIS_KEY_PREFIX: Final = "jotgate:revoked:"
 REDIS_CHANNEL: Final = "jotgate:revocations"
 _REDIS_PREFIX: Final = REDIS_KEY_PREFIX + "sid:"
 _CACHE_LIMIT: Final = 100_000
+_TABLE: Final = cast(Table, DenylistEntry.__table__)
+_CONTAINS: Final = select(_TABLE.c.sid).where(
+    _TABLE.c.sid == bindparam("p_sid"),
+    _TABLE.c.expires_at > bindparam("p_now", type_=UtcDateTime()),
+)
 
 
 class DenylistStore(Protocol):
@@ -67,13 +72,11 @@ class DatabaseDenylist:
             await add_in_transaction(db, sids, until)
 
     async def contains(self, sid: str) -> bool:
-        """One indexed primary-key lookup."""
-        now = dt.datetime.now(dt.UTC)
+        """One indexed primary-key lookup: a prebuilt Core statement in a read transaction."""
         async with self._sessions() as db:
-            found = await db.scalar(
-                select(DenylistEntry.sid).where(
-                    DenylistEntry.sid == sid, DenylistEntry.expires_at > now
-                )
+            connection = await db.connection()
+            found = await connection.scalar(
+                _CONTAINS, {"p_sid": sid, "p_now": dt.datetime.now(dt.UTC)}
             )
         return found is not None
 
