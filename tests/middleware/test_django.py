@@ -77,3 +77,19 @@ def test_django_decorator_checks_dpop_proofs(make_token: MakeToken) -> None:
     assert replay["WWW-Authenticate"].startswith('DPoP error="invalid_dpop_proof"')
     as_bearer = http.get("/notes", headers=bearer(token))
     assert (as_bearer.status_code, as_bearer.json()["error"]) == (401, "invalid_token")
+
+
+def test_django_decorator_checks_fingerprint_and_user_agent(make_token: MakeToken) -> None:
+    from jotgate.middleware.client_binding import digest
+
+    fingerprint = "django-fingerprint-0123456789abcdefghijklmnop"
+    token = make_token(sub="d-2", fgp=digest(fingerprint), bnd=digest("ua:DjangoTest/1"))
+    http = _django_client(make_verifier())
+    headers = {**bearer(token), "User-Agent": "DjangoTest/1"}
+    missing = http.get("/notes", headers=headers)
+    assert (missing.status_code, missing.json()["error"]) == (401, "invalid_token")
+    assert "bound to another client" in missing.json()["message"]
+    http.cookies["jotgate_fgp"] = fingerprint
+    assert http.get("/notes", headers=headers).json() == {"sub": "d-2"}
+    other = http.get("/notes", headers={**headers, "User-Agent": "curl/8"})
+    assert (other.status_code, other.json()["error"]) == (401, "invalid_token")

@@ -8,13 +8,15 @@ Each HTTP request, in this order:
 3. paths with ``.``/``..`` segments are refused (400), then the route is
    found by longest prefix (404 when none);
 4. on ``required`` routes the token is verified (401) — decrypted first
-   when encrypted, with its DPoP proof when bound — and the route's roles
-   and scopes checked (403);
+   when encrypted, with its DPoP proof, fingerprint cookie (``fgp``) and
+   client address or user agent (``bnd``) when bound — and the route's
+   roles and scopes checked (403);
 5. the request goes upstream without any identity header the client sent
    (``X-User-*``, ``X-Auth-*``, ``X-Session-Id``, configured names, on
    every route, public ones included) and, when authenticated, with the
    gateway's own: ``X-User-Id``, ``X-User-Roles``, ``X-User-Scopes``,
-   ``X-Session-Id``, ``X-Auth-Claims``.
+   ``X-Session-Id``, ``X-Auth-Claims``; ``Authorization``, ``DPoP`` and the
+   fingerprint cookie are dropped unless the route keeps ``Authorization``.
 
 The paths under ``auth_paths`` (``/auth``, ``/.well-known``) go to the auth
 server as public routes that keep ``Authorization``, so clients log in,
@@ -86,7 +88,9 @@ class Gateway:
             ]
         self.router = Router(routes)
         self.policy = HeaderPolicy(
-            extra=settings.strip_headers, trust_forwarded=settings.trust_forwarded
+            extra=settings.strip_headers,
+            trust_forwarded=settings.trust_forwarded,
+            fingerprint_cookies=settings.fingerprint_cookies,
         )
         self.auth = authenticator or Authenticator.from_settings(settings)
         self.upstreams = Upstreams(
@@ -171,7 +175,7 @@ class Gateway:
             def target() -> tuple[str, str]:
                 return request_target(scope, trust_forwarded=trust)
 
-            verdict = await self._check(headers, route.roles, route.scopes, target)
+            verdict = await self._check(scope, route.roles, route.scopes, target)
             if isinstance(verdict, AuthError):
                 await _deny(send, verdict, rid)
                 return
@@ -193,16 +197,24 @@ class Gateway:
 
     async def _check(
         self,
-        headers: list[tuple[bytes, bytes]],
+        scope: Scope,
         roles: tuple[str, ...],
         scopes: tuple[str, ...],
         target: Callable[[], tuple[str, str]],
     ) -> list[tuple[bytes, bytes]] | AuthError:
         """The identity headers for a verified, authorized token, or the failure.
 
-        ``target``: the (method, URI) a DPoP proof must be for.
+        ``target``: the (method, URI) a DPoP proof must be for. The client's
+        address (for ``bnd``) is the peer's, or with ``trust_forwarded`` the
+        one ``X-Forwarded-For``/``X-Real-IP`` names.
         """
-        verdict: Claims | AuthError = await self.auth.authenticate(headers, target)
+        client = scope.get("client")
+        verdict: Claims | AuthError = await self.auth.authenticate(
+            scope["headers"],
+            target,
+            peer=str(client[0]) if client else None,
+            trust_forwarded=self.policy.trust_forwarded,
+        )
         if isinstance(verdict, AuthError):
             return verdict
         denial = authorize(verdict, roles, scopes)
@@ -233,7 +245,7 @@ class Gateway:
             return original_target(scope, trust_forwarded=trust)
 
         try:
-            verdict = await self._check(scope["headers"], roles, scopes, target)
+            verdict = await self._check(scope, roles, scopes, target)
         except Exception:
             # A bug here must still not open the door, nor read as an outage.
             log.exception("forward-auth check failed")

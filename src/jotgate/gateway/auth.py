@@ -16,7 +16,10 @@ Encrypted access tokens are opened with ``access_token_decryption_key``.
 A DPoP-bound token (``cnf.jkt``) must come as ``Authorization: DPoP`` with
 one proof for the request the caller describes (``target``: method and
 absolute URI); its ``jti`` goes to a replay cache in this process, or in
-Redis with ``dpop_replay = "redis"``.
+Redis with ``dpop_replay = "redis"``. A token bound to a fingerprint cookie
+(``fgp``) or to an address or user agent (``bnd``) is checked against the
+request's cookies, ``User-Agent`` and client address (``peer``, or the
+forwarded one with ``trust_forwarded``), as the auth server does.
 
 Example::
 
@@ -40,7 +43,8 @@ from urllib.parse import quote_plus
 from jotgate import dpop
 from jotgate.errors import JoseError
 from jotgate.jwks import RemoteKeySet
-from jotgate.middleware import AuthError, Claims, DPoPRequest, RevocationSource, Verifier
+from jotgate.middleware import AuthError, Claims, RevocationSource, Verifier
+from jotgate.middleware.context import context_from_headers
 from jotgate.middleware.polling import RevocationFeedError
 from jotgate.middleware.transport import read_credentials
 
@@ -126,6 +130,7 @@ class Authenticator:
             dpop_nonce=dpop.NonceSource(nonce.encode()) if nonce is not None else None,
             dpop_algorithms=settings.dpop_algorithms,
             dpop_max_age=settings.dpop_max_age,
+            fingerprint_cookies=settings.fingerprint_cookies,
             **decryption,
         )
         return cls(verifier, keys=keys, expired_status=settings.expired_status, closing=closing)
@@ -134,22 +139,32 @@ class Authenticator:
         self,
         headers: Iterable[tuple[bytes, bytes]],
         target: Callable[[], tuple[str, str]] | None = None,
+        *,
+        peer: str | None = None,
+        trust_forwarded: bool = False,
     ) -> Claims | AuthError:
         """The claims of the request's token, or the failure to answer with.
 
         ``target`` gives the request's (method, absolute URI) for a DPoP
         proof; it is called only for the ``DPoP`` scheme. Without it a
-        DPoP-scheme request cannot be checked and is refused.
+        DPoP-scheme request cannot be checked and is refused. ``peer``: the
+        direct peer's address; with ``trust_forwarded`` the client address
+        (for an address-bound token) is the right-most ``X-Forwarded-For``
+        entry, else ``X-Real-IP``. The fingerprint cookie and ``User-Agent``
+        come from ``headers``.
         """
+        headers = headers if isinstance(headers, list) else list(headers)  # read twice
         found = read_credentials(headers, None)
         if found is None:
             return AuthError.missing_token()
-        request: DPoPRequest | None = None
-        if found.scheme == "dpop":
-            method, uri = target() if target is not None else ("", "")
-            request = DPoPRequest(method, uri, found.proofs)
+        method, uri = "", ""
+        if found.scheme == "dpop" and target is not None:
+            method, uri = target()
+        request = context_from_headers(
+            headers, found, peer=peer, method=method, uri=uri, trust_forwarded=trust_forwarded
+        )
         try:
-            return await self.verifier.averify(found.token, dpop=request)
+            return await self.verifier.averify(found.token, request=request)
         except JoseError as exc:
             return self.verifier.failure(exc, expired_status=self._expired_status)
 

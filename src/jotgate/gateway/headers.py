@@ -111,8 +111,18 @@ class Forwarding:
 class HeaderPolicy:
     """Which client headers reach an upstream, and what the gateway adds."""
 
-    def __init__(self, *, extra: Sequence[str] = (), trust_forwarded: bool = False) -> None:
-        """``extra``: more identity names (lower-case; ``x-internal-*`` for a family)."""
+    def __init__(
+        self,
+        *,
+        extra: Sequence[str] = (),
+        trust_forwarded: bool = False,
+        fingerprint_cookies: Sequence[str] = (),
+    ) -> None:
+        """``extra``: more identity names (lower-case; ``x-internal-*`` for a family).
+
+        ``fingerprint_cookies``: cookies dropped with ``Authorization`` (the
+        token's fingerprint is for the gateway, not for services).
+        """
         names = set(_IDENTITY_NAMES)
         prefixes = list(_IDENTITY_PREFIXES)
         for name in extra:
@@ -124,6 +134,7 @@ class HeaderPolicy:
         self._names = frozenset(names)
         self._prefixes = tuple(prefixes)
         self.trust_forwarded = trust_forwarded
+        self._fingerprints = frozenset(name.encode("latin-1") for name in fingerprint_cookies)
 
     def is_identity(self, name: bytes) -> bool:
         """True for names only the gateway may set (``X-User-*``, ``X-Auth-*``, ...)."""
@@ -143,8 +154,9 @@ class HeaderPolicy:
         Identity headers, hop-by-hop headers (and those listed in
         ``Connection``), ``Host``, path overrides (``X-Original-URL``...),
         untrusted ``X-Forwarded-*`` and, unless ``keep_authorization``,
-        ``Authorization`` and ``DPoP`` (the proof goes with the token) are
-        dropped; ``identity`` and the forwarding headers are added.
+        ``Authorization``, ``DPoP`` (the proof goes with the token) and the
+        fingerprint cookies are dropped; ``identity`` and the forwarding
+        headers are added.
         """
         headers = list(headers)
         drop = _HOP_BY_HOP | _REPLACED | _connection_listed(headers)
@@ -162,11 +174,24 @@ class HeaderPolicy:
                 continue
             if name.startswith(b"x-forwarded-") and not self.trust_forwarded:
                 continue
+            if name == b"cookie" and self._fingerprints and not keep_authorization:
+                kept = self._without_fingerprint(value)
+                if kept:
+                    out.append((name, kept))
+                continue
             out.append((name, value))
         out.extend(identity)
         out.extend(self._forwarded(forwarding, trusted))
         out.append((b"x-request-id", forwarding.request_id))
         return out
+
+    def _without_fingerprint(self, cookie: bytes) -> bytes:
+        """A ``Cookie`` value minus the fingerprint cookies (unchanged when it has none)."""
+        pairs = cookie.split(b";")
+        kept = [pair for pair in pairs if pair.partition(b"=")[0].strip() not in self._fingerprints]
+        if len(kept) == len(pairs):
+            return cookie
+        return b"; ".join(pair.strip() for pair in kept if pair.strip())
 
     def _forwarded(self, forwarding: Forwarding, trusted: dict[bytes, bytes]) -> Headers:
         client = (forwarding.client or "unknown").encode("ascii", "replace")

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from jotgate import dpop
+from jotgate.middleware.client_binding import FINGERPRINT_COOKIES
 
 from ._convert import (
     algorithms,
@@ -135,6 +136,9 @@ class Settings:
     replay cache in this process (``dpop_replay = "memory"``) or in Redis
     (``"redis"``, needs ``redis_url``), and with server nonces when
     ``dpop_nonce_secret`` (32+ bytes, shared by every gateway) is set.
+    Tokens bound to a fingerprint cookie (``fgp``; its names are
+    ``fingerprint_cookies``) or to an address or user agent (``bnd``) are
+    checked against each request; the cookie is not sent upstream.
     """
 
     listen: tuple[str, int] = ("127.0.0.1", 8080)
@@ -171,6 +175,7 @@ class Settings:
     dpop_nonce_secret: str | None = field(default=None, repr=False)
     dpop_algorithms: tuple[str, ...] = dpop.DEFAULT_ALGORITHMS
     dpop_max_age: float = 60.0
+    fingerprint_cookies: tuple[str, ...] = FINGERPRINT_COOKIES
 
     @property
     def jwks(self) -> str:
@@ -305,7 +310,18 @@ _CONVERTERS: Final[dict[str, Any]] = {
     "dpop_nonce_secret": lambda value: _secret(value, minimum=32),
     "dpop_algorithms": lambda value: _dpop_algorithms(value),
     "dpop_max_age": seconds(lower=1, upper=300),
+    "fingerprint_cookies": lambda value: _cookie_names(value),
 }
+
+
+def _cookie_names(value: Any) -> tuple[str, ...]:
+    result = names(value)
+    if not result:
+        raise ValueError("needs at least one cookie name")
+    for name in result:
+        if not name.isascii() or any(ch in '()<>@,;:\\"/[]?={}' for ch in name):
+            raise ValueError(f"{name!r} is not a cookie name")
+    return result
 
 
 def _replay(value: Any) -> Literal["memory", "redis"]:

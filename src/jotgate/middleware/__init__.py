@@ -1,8 +1,9 @@
 """Token verification for apps: one :class:`Verifier`, many doors.
 
 * :class:`Verifier` — signature, claims, revocation and a cache of verified
-  tokens, encrypted (nested JWT) tokens and DPoP-bound ones;
-  ``verify(token, dpop=...)`` (sync) and ``averify(token, dpop=...)`` (async).
+  tokens, encrypted (nested JWT) tokens, DPoP-bound ones and ones bound to
+  a fingerprint cookie, address or user agent (``fgp``/``bnd``);
+  ``verify(token, request=RequestContext(...))`` (sync) and ``averify`` (async).
 * :class:`AuthMiddleware` — pure ASGI (Starlette, FastAPI, Litestar).
 * :mod:`jotgate.middleware.fastapi` — ``require_token(roles=, scopes=)`` dependencies.
 * :class:`WSGIAuthMiddleware`, :mod:`jotgate.middleware.flask`,
@@ -30,7 +31,14 @@ from .asgi import CLAIMS_KEY, AuthMiddleware, claims_from_scope
 from .background import start_in_thread
 from .binding import DPoPRequest
 from .claims import Claims
-from .errors import AuthError, DPoPUnavailableError, TokenBindingError, TokenRevokedError
+from .context import RequestContext
+from .errors import (
+    AuthError,
+    ClientBindingError,
+    DPoPUnavailableError,
+    TokenBindingError,
+    TokenRevokedError,
+)
 from .revocation import RevocationList, RevocationSource
 from .verifier import Verifier
 from .wsgi import WSGIAuthMiddleware
@@ -44,10 +52,12 @@ __all__ = [
     "AuthError",
     "AuthMiddleware",
     "Claims",
+    "ClientBindingError",
     "DPoPRequest",
     "DPoPUnavailableError",
     "PollingRevocations",
     "RedisRevocations",
+    "RequestContext",
     "RevocationList",
     "RevocationSource",
     "TokenBindingError",

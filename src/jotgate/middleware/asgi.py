@@ -26,8 +26,8 @@ from typing import Any, Final
 
 from jotgate.errors import JoseError
 
-from .binding import DPoPRequest, dpop_request_from_scope
 from .claims import Claims
+from .context import context_from_scope
 from .errors import AuthError
 from .transport import read_credentials
 from .verifier import Verifier
@@ -62,10 +62,14 @@ class AuthMiddleware:
     ``cookie``: the name of a cookie to read the token from when there is no
     bearer header. ``trust_forwarded``: build a DPoP proof's expected URI
     from ``X-Forwarded-Proto``/``X-Forwarded-Host`` (only behind a proxy
-    that sets them; default off: the request's own scheme and ``Host``).
+    that sets them; default off: the request's own scheme and ``Host``) and
+    the client address of an address-bound token from the right-most
+    ``X-Forwarded-For`` entry (else ``X-Real-IP``) instead of the peer.
 
     A DPoP-bound token must come as ``Authorization: DPoP`` with one
-    ``DPoP`` proof header (see :mod:`jotgate.middleware.binding`).
+    ``DPoP`` proof header (see :mod:`jotgate.middleware.binding`); a token
+    with ``fgp`` needs its fingerprint cookie, one with ``bnd`` the address
+    or user agent it was issued to (:mod:`jotgate.middleware.client_binding`).
 
     Example::
 
@@ -115,16 +119,12 @@ class AuthMiddleware:
                 return
             failure = AuthError.missing_token()
         else:
-            request: DPoPRequest | None = None
-            if found.scheme == "dpop":
-                request = dpop_request_from_scope(
-                    scope, found.proofs, trust_forwarded=self._trust_forwarded
-                )
+            request = context_from_scope(scope, found, trust_forwarded=self._trust_forwarded)
             try:
                 if self._sync:
-                    claims = self.verifier.verify(found.token, dpop=request)
+                    claims = self.verifier.verify(found.token, request=request)
                 else:
-                    claims = await self.verifier.averify(found.token, dpop=request)
+                    claims = await self.verifier.averify(found.token, request=request)
             except JoseError as exc:
                 failure = self.verifier.failure(exc, expired_status=self._expired_status)
             else:

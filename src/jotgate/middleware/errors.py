@@ -15,6 +15,7 @@ no credentials                401     ``Bearer`` (RFC 6750 §3.1: no error code)
 any other ``JoseError``       401     ``Bearer error="invalid_token", …``
 too few roles or scopes       403     ``Bearer error="insufficient_scope", scope="…"``
 :class:`TokenBindingError`    401     ``DPoP error="invalid_token", …, algs="…"``
+:class:`ClientBindingError`   401     ``Bearer error="invalid_token", …`` (fgp/bnd)
 ``dpop.DPoPError``            401     ``DPoP error="invalid_dpop_proof", …, algs="…"``
 ``dpop.UseDPoPNonceError``    401     ``DPoP error="use_dpop_nonce", …`` + ``DPoP-Nonce``
 :class:`DPoPUnavailableError` 503     none (``Retry-After: 1``)
@@ -40,7 +41,13 @@ from typing import Final
 
 from jotgate import dpop, errors
 
-__all__ = ["AuthError", "DPoPUnavailableError", "TokenBindingError", "TokenRevokedError"]
+__all__ = [
+    "AuthError",
+    "ClientBindingError",
+    "DPoPUnavailableError",
+    "TokenBindingError",
+    "TokenRevokedError",
+]
 
 
 class TokenRevokedError(errors.JoseError):
@@ -53,6 +60,17 @@ class TokenBindingError(errors.JoseError):
     """The token's DPoP binding does not fit its scheme (bound as Bearer, or unbound as DPoP).
 
     Messages are fixed texts written here, so they may be sent to the client.
+    """
+
+    code = "invalid_token"
+
+
+class ClientBindingError(errors.JoseError):
+    """The token is bound (``fgp``/``bnd``) to a client this request does not come from.
+
+    Missing or wrong fingerprint cookie, another address or user agent, or no
+    request context to check against. Messages are fixed texts written in
+    :mod:`jotgate.middleware.client_binding`, so they may be sent to the client.
     """
 
     code = "invalid_token"
@@ -135,6 +153,8 @@ class AuthError(Exception):
             status, code, message = expired_status, "token_expired", _MESSAGES["token_expired"]
         elif isinstance(exc, TokenRevokedError):
             status, code, message = 401, "token_revoked", _MESSAGES["token_revoked"]
+        elif isinstance(exc, ClientBindingError):
+            status, code, message = 401, "invalid_token", str(exc)
         elif isinstance(exc, errors.ClaimError):
             # The claim name comes from our own checks, never from the token.
             message = f"the access token's {exc.claim} claim is not acceptable"

@@ -38,8 +38,8 @@ from starlette.websockets import WebSocket
 from jotgate.errors import JoseError
 
 from .asgi import CLAIMS_KEY
-from .binding import DPoPRequest, dpop_request_from_scope
 from .claims import Claims
+from .context import context_from_scope
 from .errors import AuthError
 from .transport import read_credentials
 from .verifier import Verifier
@@ -75,7 +75,8 @@ def require_token(
     ``insufficient_scope`` names the missing ones). ``verifier`` may be
     omitted when :class:`AuthMiddleware` runs in front. ``expired_status``,
     ``cookie`` and ``trust_forwarded`` (DPoP proof URIs from
-    ``X-Forwarded-Proto/Host``) apply when this dependency verifies itself.
+    ``X-Forwarded-Proto/Host``, the client address from ``X-Forwarded-For``)
+    apply when this dependency verifies itself.
 
     Example::
 
@@ -109,13 +110,9 @@ def require_token(
             found = read_credentials(scope["headers"], cookie)
             if found is None:
                 raise AuthError.missing_token()
-            request: DPoPRequest | None = None
-            if found.scheme == "dpop":
-                request = dpop_request_from_scope(
-                    scope, found.proofs, trust_forwarded=trust_forwarded
-                )
+            request = context_from_scope(scope, found, trust_forwarded=trust_forwarded)
             try:
-                claims = await verifier.averify(found.token, dpop=request)
+                claims = await verifier.averify(found.token, request=request)
             except JoseError as exc:
                 raise verifier.failure(exc, expired_status=expired_status) from None
         if roles or scopes:

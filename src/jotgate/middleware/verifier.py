@@ -19,9 +19,17 @@ the encrypted token, so a cached token costs no decryption. With
 ``allow_unencrypted=True``: a deployment that turned encryption on must not
 be fed tokens that skipped it.
 
-DPoP (:mod:`jotgate.middleware.binding`): a token bound by ``cnf.jkt`` needs
-the ``dpop=`` request (method, URI, proof headers) on every call, cache hit
-or not: proofs are per request, so the cache never skips them.
+Bindings are checked per request, cache hit or not, against ``request=``
+(a :class:`~jotgate.middleware.context.RequestContext`: method, URI, DPoP
+proofs, cookies, client address, user agent): first the fingerprint cookie
+(``fgp``) and the address/user-agent binding (``bnd``,
+:mod:`jotgate.middleware.client_binding`), then DPoP (``cnf.jkt``,
+:mod:`jotgate.middleware.binding`), so a proof's ``jti`` is spent only on an
+otherwise good request. ``verify(token)`` with no context still works for
+unbound tokens; a token carrying ``fgp`` or ``bnd`` is then refused (fail
+closed), and one carrying ``cnf.jkt`` is refused as Bearer use. The older
+``dpop=DPoPRequest(...)`` argument is still accepted (no cookie, address or
+user agent: ``fgp``/``bnd`` tokens are refused with it).
 
 Example::
 
@@ -29,6 +37,7 @@ Example::
                         issuer="https://auth.example.com", audience="notes-api",
                         typ="at+jwt")
     claims = verifier.verify(token)           # Claims, or a JoseError subclass
+    claims = verifier.verify(token, request=context_from_scope(scope, found))
 """
 
 from __future__ import annotations
@@ -51,12 +60,17 @@ from jotgate.jwk import Key, KeySet
 
 from .binding import DPoPPolicy, DPoPRequest
 from .claims import Claims
+from .client_binding import FINGERPRINT_COOKIES, ClientBindingPolicy, bound_claims
+from .context import RequestContext
 from .errors import AuthError, TokenRevokedError
 from .revocation import RevocationSource, StartableRevocationSource
 
 __all__ = ["RemoteKeys", "Verifier"]
 
 _KID_CACHE_SIZE: Final = 256
+
+# A cached verification: claims, expiry deadline, cnf.jkt, (fgp, bnd) or None.
+_Entry = tuple[Claims, float, str | None, tuple[Any, Any] | None]
 
 
 @runtime_checkable
@@ -119,6 +133,9 @@ class Verifier:
     serve one API, or a proof replays against another process),
     ``dpop_nonce`` (a ``NonceSource`` to require server nonces),
     ``dpop_algorithms``, ``dpop_max_age``, ``dpop_leeway``.
+    Client binding: ``fingerprint_cookies``, the cookie names the ``fgp``
+    fingerprint may come in (default: the auth server's ``__Host-Fgp`` and
+    ``jotgate_fgp``).
 
     Example::
 
@@ -149,6 +166,7 @@ class Verifier:
         dpop_algorithms: Collection[str] = dpop.DEFAULT_ALGORITHMS,
         dpop_max_age: float | timedelta = 60,
         dpop_leeway: float | timedelta = 5,
+        fingerprint_cookies: Collection[str] = FINGERPRINT_COOKIES,
     ) -> None:
         """A verifier with this policy; see the class docstring."""
         if isinstance(keys, Key | KeySet):
@@ -179,8 +197,9 @@ class Verifier:
             replay=dpop_replay, nonce=dpop_nonce, algorithms=dpop_algorithms,
             max_age=dpop_max_age, leeway=dpop_leeway, clock=clock,
         )  # fmt: skip
-        # token -> (claims, when the cached answer turns into "expired", cnf.jkt)
-        self._cache: dict[str, tuple[Claims, float, str | None]] = {}
+        self.client_binding = ClientBindingPolicy(fingerprint_cookies)
+        # token -> (claims, when the cached answer turns into "expired", cnf.jkt, (fgp, bnd))
+        self._cache: dict[str, _Entry] = {}
 
     @property
     def revocations(self) -> RevocationSource | None:
@@ -197,18 +216,28 @@ class Verifier:
         """True when :meth:`averify` may await I/O (remote keys, an async replay cache)."""
         return self._remote is not None or self.dpop.awaits
 
-    def verify(self, token: str, *, dpop: DPoPRequest | None = None) -> Claims:
+    def verify(
+        self,
+        token: str,
+        *,
+        request: RequestContext | None = None,
+        dpop: DPoPRequest | None = None,
+    ) -> Claims:
         """The token's claims, or a ``JoseError`` (``TokenRevokedError`` when revoked).
 
-        ``dpop``: the request, when the token came with the ``DPoP`` scheme
-        (None: it came as ``Bearer`` or in a cookie). With a remote key set
-        this may fetch keys synchronously on a cache miss; async code should
-        call :meth:`averify`.
+        ``request``: the request the token came with (scheme, method, URI,
+        DPoP proofs, cookies, client address, user agent); needed for tokens
+        bound by ``fgp``/``bnd`` (:class:`ClientBindingError` without it) and
+        by ``cnf.jkt``. ``dpop``: the older form, the DPoP request alone
+        (the token came with the ``DPoP`` scheme); not together with
+        ``request``. With a remote key set this may fetch keys synchronously
+        on a cache miss; async code should call :meth:`averify`.
         """
+        dpop = _dpop_of(request, dpop)
         entry = self._cache.get(token)
         if entry is not None:
             # Inlined: this is the path nearly every request takes.
-            claims, deadline, jkt = entry
+            claims, deadline, jkt, bound = entry
             if self._clock() >= deadline:
                 self._refuse_cached(token, claims, expired=True)
             revocations = self._revocations
@@ -217,17 +246,26 @@ class Verifier:
         else:
             signed = self._open(token)
             keys = self._static if self._remote is None else self._remote.get_sync(peek_kid(signed))
-            claims, jkt = self._verify_new(token, signed, keys)
+            claims, jkt, bound = self._verify_new(token, signed, keys)
+        if bound is not None:
+            self.client_binding.check(bound, request)
         if jkt is not None or dpop is not None:  # plain Bearer use skips the call entirely
             self.dpop.check(token, jkt, dpop)
         return claims
 
-    async def averify(self, token: str, *, dpop: DPoPRequest | None = None) -> Claims:
+    async def averify(
+        self,
+        token: str,
+        *,
+        request: RequestContext | None = None,
+        dpop: DPoPRequest | None = None,
+    ) -> Claims:
         """:meth:`verify` for async code: remote keys and async replay caches are awaited."""
+        dpop = _dpop_of(request, dpop)
         entry = self._cache.get(token)
         if entry is not None:
             # Inlined: this is the path nearly every request takes.
-            claims, deadline, jkt = entry
+            claims, deadline, jkt, bound = entry
             if self._clock() >= deadline:
                 self._refuse_cached(token, claims, expired=True)
             revocations = self._revocations
@@ -239,7 +277,9 @@ class Verifier:
                 keys: Key | KeySet = self._static
             else:
                 keys = await self._remote.get(peek_kid(signed))
-            claims, jkt = self._verify_new(token, signed, keys)
+            claims, jkt, bound = self._verify_new(token, signed, keys)
+        if bound is not None:
+            self.client_binding.check(bound, request)
         if jkt is not None or dpop is not None:
             await self.dpop.acheck(token, jkt, dpop)
         return claims
@@ -275,7 +315,9 @@ class Verifier:
             raise ExpiredTokenError("the token has expired", expired_at=claims.exp or 0)
         raise TokenRevokedError("the token has been revoked")
 
-    def _verify_new(self, token: str, signed: str, keys: Key | KeySet) -> tuple[Claims, str | None]:
+    def _verify_new(
+        self, token: str, signed: str, keys: Key | KeySet
+    ) -> tuple[Claims, str | None, tuple[Any, Any] | None]:
         raw: dict[str, Any] = jwt.decode(
             signed,
             keys,
@@ -290,15 +332,16 @@ class Verifier:
         )
         claims = Claims.from_dict(raw)
         jkt = dpop.bound_jkt(raw)  # a malformed cnf makes the token invalid
+        bound = bound_claims(raw)
         if self._revocations is not None and self._revocations.is_revoked(claims):
             raise TokenRevokedError("the token has been revoked")
         if self._cache_size:
             exp = claims.exp
             deadline = float("inf") if exp is None else exp + self._leeway
-            self._remember(token, (claims, deadline, jkt))
-        return claims, jkt
+            self._remember(token, (claims, deadline, jkt, bound))
+        return claims, jkt, bound
 
-    def _remember(self, token: str, entry: tuple[Claims, float, str | None]) -> None:
+    def _remember(self, token: str, entry: _Entry) -> None:
         cache = self._cache
         if len(cache) >= self._cache_size:
             # First in, first out: O(1), and only tokens that verified get in,
@@ -337,6 +380,15 @@ class Verifier:
             yield
         finally:
             await self.stop()
+
+
+def _dpop_of(request: RequestContext | None, dpop: DPoPRequest | None) -> DPoPRequest | None:
+    """The DPoP request of a call: from ``request``, or the older ``dpop=`` argument."""
+    if request is None:
+        return dpop
+    if dpop is not None:
+        raise TypeError("pass request= or dpop=, not both")
+    return request.dpop
 
 
 def _decryption(

@@ -18,10 +18,10 @@ from typing import Any, Final
 
 from jotgate.errors import JoseError
 
-from .binding import DPoPRequest, environ_request_uri
 from .claims import Claims
+from .context import context_from_environ
 from .errors import AuthError
-from .transport import Credentials, credentials_from_environ
+from .transport import credentials_from_environ
 from .verifier import Verifier
 
 __all__ = ["CLAIMS_KEY", "WSGIAuthMiddleware", "check_request"]
@@ -34,17 +34,6 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _ABSENT: Final = object()
-
-
-def _dpop_request(
-    environ: Environ, found: Credentials, trust_forwarded: bool
-) -> DPoPRequest | None:
-    """The DPoP request of a ``DPoP``-scheme token; None for Bearer and cookies."""
-    if found.scheme != "dpop":
-        return None
-    method = str(environ.get("REQUEST_METHOD", "GET"))
-    uri = environ_request_uri(environ, trust_forwarded=trust_forwarded)
-    return DPoPRequest(method, uri, found.proofs)
 
 
 def check_request(
@@ -60,7 +49,9 @@ def check_request(
     """The request's claims (verifying unless a middleware did already), or :class:`AuthError`.
 
     Stores them in ``environ[CLAIMS_KEY]``. ``roles``/``scopes``: all needed.
-    ``trust_forwarded``: a DPoP proof's URI may use ``X-Forwarded-Proto/Host``.
+    ``trust_forwarded``: a DPoP proof's URI may use ``X-Forwarded-Proto/Host``
+    and the client address (for ``bnd``) the right-most ``X-Forwarded-For``
+    entry (else ``X-Real-IP``) instead of ``REMOTE_ADDR``.
     """
     found = environ.get(CLAIMS_KEY, _ABSENT)
     if isinstance(found, Claims):
@@ -74,9 +65,8 @@ def check_request(
         if found is None:
             raise AuthError.missing_token()
         try:
-            claims = verifier.verify(
-                found.token, dpop=_dpop_request(environ, found, trust_forwarded)
-            )
+            request = context_from_environ(environ, found, trust_forwarded=trust_forwarded)
+            claims = verifier.verify(found.token, request=request)
         except JoseError as exc:
             raise verifier.failure(exc, expired_status=expired_status) from None
         environ[CLAIMS_KEY] = claims
@@ -133,8 +123,8 @@ class WSGIAuthMiddleware:
                 return self.app(environ, start_response)
             return respond(AuthError.missing_token(), start_response)
         try:
-            request = _dpop_request(environ, found, self._trust_forwarded)
-            environ[CLAIMS_KEY] = self.verifier.verify(found.token, dpop=request)
+            request = context_from_environ(environ, found, trust_forwarded=self._trust_forwarded)
+            environ[CLAIMS_KEY] = self.verifier.verify(found.token, request=request)
         except JoseError as exc:
             failure = self.verifier.failure(exc, expired_status=self._expired_status)
             return respond(failure, start_response)
