@@ -35,3 +35,12 @@ async def test_verify_refuses_missing_and_revoked_tokens(server: Server) -> None
     response = await server.client.get("/auth/verify", headers=bearer(tokens["access_token"]))
     assert response.status_code == 401
     assert response.json()["error"] == "token_revoked"
+
+
+def test_scopes_header_is_space_separated_as_in_the_scope_claim() -> None:
+    from jotgate.server.routes.edge import _identity_of
+    from jotgate.server.tokens import AccessClaims
+
+    raw = {"sub": "u", "sid": "s", "jti": "j", "exp": 1, "scope": "notes:read a,b"}
+    claims = AccessClaims(sub="u", sid="s", jti="j", exp=1, roles=(), raw=raw)
+    assert _identity_of(claims)["X-User-Scopes"] == "notes:read a,b"

@@ -81,7 +81,7 @@ def _identity_of(claims: AccessClaims) -> dict[str, str]:
         "X-User-Id": claims.sub,
         "X-Session-Id": claims.sid,
         "X-User-Roles": ",".join(claims.roles),
-        "X-User-Scopes": ",".join(scopes),
+        "X-User-Scopes": " ".join(scopes),  # as in the scope claim: a scope may hold a comma
         "X-Auth-Claims": encoded,
         "Cache-Control": "no-store",
     }
