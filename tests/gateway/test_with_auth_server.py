@@ -93,10 +93,37 @@ def test_login_call_and_logout_through_the_gateway(front_door: str) -> None:
         assert response.json()["error"] == "token_revoked"
 
 
-def test_without_client_credentials_the_poll_is_refused_and_says_why(
+def test_the_issues_plain_command_follows_logouts_by_polling(
+    tmp_path: Path, upstream: Served
+) -> None:
+    # `jotgate gateway --auth-server URL --route ...` and nothing else: the
+    # server's feed is public by default, so logout reaches the gateway.
+    auth = _auth_server(tmp_path)
+    gateway = start_gateway(
+        auth.url, [f"/api={upstream.url}"], issuer=ISSUER, revocation_poll_interval=0.2
+    )
+    try:
+        with httpx.Client(base_url=gateway.url) as c:
+            credentials = {"username": "poll-only", "password": "a long passphrase, surely"}
+            assert c.post("/auth/register", json=credentials).status_code == 201
+            access = c.post("/auth/login", json=credentials).json()["access_token"]
+            bearer = {"Authorization": f"Bearer {access}"}
+            assert c.get("/api/notes", headers=bearer).status_code == 200
+            assert c.post("/auth/logout", headers=bearer).status_code == 204
+            deadline = time.monotonic() + 1.5
+            while (response := c.get("/api/notes", headers=bearer)).status_code == 200:
+                assert time.monotonic() < deadline, "the logout never reached the gateway"
+                time.sleep(0.02)
+        assert response.json()["error"] == "token_revoked"
+    finally:
+        gateway.thread.stop()
+        auth.stop()
+
+
+def test_without_client_credentials_a_private_feed_is_refused_and_says_why(
     tmp_path: Path, upstream: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    auth = _auth_server(tmp_path)
+    auth = _auth_server(tmp_path, revocation_feed="clients")
     gateway = start_gateway(auth.url, [f"/api={upstream.url}"], issuer=ISSUER)
     try:
         health = httpx.get(gateway.url + "/healthz").json()

@@ -187,13 +187,29 @@ async def test_the_cursor_contract(feed_server: Server) -> None:
         assert gone.json()["error"] == "cursor_unknown"
 
 
-async def test_the_feed_needs_a_service_credential(feed_server: Server) -> None:
-    anonymous = await feed_server.client.get("/auth/revocations")
-    assert anonymous.status_code == 401
-    assert set(anonymous.json()) == {"error", "message"}
+async def test_the_feed_is_public_by_default(feed_server: Server) -> None:
     tokens = await feed_server.signup()
-    user = await feed_server.client.get("/auth/revocations", headers=bearer(tokens["access_token"]))
-    assert user.status_code == 403
+    await feed_server.client.post("/auth/logout", headers=bearer(tokens["access_token"]))
+    anonymous = await feed_server.client.get("/auth/revocations")
+    assert anonymous.status_code == 200
+    assert [entry["sid"] for entry in anonymous.json()["revoked"]] != []
+
+
+async def test_a_clients_only_feed_needs_a_service_credential(tmp_path: Path) -> None:
+    settings = test_settings(
+        tmp_path, introspection_clients=f"feed:{SECRET}", revocation_feed="clients"
+    )
+    async with running(settings) as feed_server:
+        anonymous = await feed_server.client.get("/auth/revocations")
+        assert anonymous.status_code == 401
+        assert set(anonymous.json()) == {"error", "message"}
+        tokens = await feed_server.signup()
+        user = await feed_server.client.get(
+            "/auth/revocations", headers=bearer(tokens["access_token"])
+        )
+        assert user.status_code == 403
+        service = await feed_server.client.get("/auth/revocations", headers=BASIC)
+        assert service.status_code == 200
 
 
 async def test_the_feed_is_shared_by_servers_on_postgres(tmp_path: Path, pg_url: str) -> None:

@@ -48,6 +48,7 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--token-transport", "token_transport", "body (default), cookie or both"),
     ("--expired-status", "expired_status", "status for expired access tokens: 401 or 419"),
     ("--registration", "registration", "open (default) or closed"),
+    ("--revocation-feed", "revocation_feed", "who reads /auth/revocations: public or clients"),
     ("--max-body-bytes", "max_body_bytes", "request body cap in bytes (default 65536)"),
     ("--jwks-max-age", "jwks_max_age", "JWKS/metadata Cache-Control max-age, s (default 300)"),
     ("--argon2-time-cost", "argon2_time_cost", "argon2id iterations (default 2)"),

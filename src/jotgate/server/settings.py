@@ -57,6 +57,9 @@ class Settings:
     token_transport: Literal["body", "cookie", "both"] = "body"
     expired_status: Literal[401, 419] = 401
     registration: Literal["open", "closed"] = "open"
+    #: Who may read GET /auth/revocations: anyone (it lists only revoked,
+    #: opaque session ids and their expiry) or service clients only.
+    revocation_feed: Literal["public", "clients"] = "public"
     secret: str | None = field(default=None, repr=False)
     max_body_bytes: int = 64 * 1024
     jwks_max_age: int = 300

@@ -207,6 +207,7 @@ _CONVERTERS: Final[dict[str, Any]] = {
     "token_transport": _choice("body", "cookie", "both"),
     "expired_status": _choice(401, 419),
     "registration": _choice("open", "closed"),
+    "revocation_feed": _choice("public", "clients"),
     "secret": _secret,
     "max_body_bytes": _int_in(1024, 16 * 1024 * 1024),
     "jwks_max_age": _int_in(0, 86400),

@@ -28,12 +28,17 @@ async def revocations(
     """Revoked sessions as ``{"revoked": [{"sid", "exp"}...], "cursor"}``, after ``since``.
 
     Without ``since``: every current entry. An unknown cursor gets 410 (start
-    over without it). Callers authenticate like introspection callers.
+    over without it). With ``REVOCATION_FEED=clients`` callers authenticate
+    like introspection callers; by default anyone may read it, so a gateway
+    or service started with nothing but the server's URL follows logouts
+    within a second. It holds only revoked session ids (opaque, random, and
+    already dead) and when their tokens expire.
     """
-    try:
-        await authenticate_service(request, runtime, {})
-    except OAuthError as exc:
-        raise ApiError(exc.status, exc.error, exc.description, headers=exc.headers) from None
+    if runtime.settings.revocation_feed == "clients":
+        try:
+            await authenticate_service(request, runtime, {})
+        except OAuthError as exc:
+            raise ApiError(exc.status, exc.error, exc.description, headers=exc.headers) from None
     try:
         page = await read_feed(runtime.db, since)
     except UnknownCursor:
