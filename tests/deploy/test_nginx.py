@@ -280,31 +280,49 @@ def test_the_auth_api_is_served_on_the_same_origin(client: httpx.Client, user: U
 # --- cookies ---------------------------------------------------------------------------
 
 
-def _browser(stack: Stack, user: User) -> httpx.Client:
-    """A client holding the login's cookies with their paths, as a browser would."""
-    client = stack.client()
+def _cookies_for(user: User, path: str, **replace: str) -> dict[str, str]:
+    """The Cookie header a browser sends for ``path``: the login's cookies whose Path covers it.
+
+    Sent explicitly: the cookies are ``Secure``, which httpx's jar sends over
+    https only, while browsers also send them to http://localhost and
+    http://127.0.0.1 (secure contexts), as here.
+    """
+    values = {}
     for cookie in user.cookies:
-        client.cookies.jar.set_cookie(cookie)
-    return client
+        prefix = cookie.path.rstrip("/") + "/"
+        if path == cookie.path or path.startswith(prefix):
+            values[cookie.name] = cookie.value
+    values.update(replace)
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in values.items() if v is not None)}
 
 
-def test_a_token_in_the_cookie_is_checked_too(stack: Stack, user: User) -> None:
-    with _browser(stack, user) as c:
-        echo = _echo(c.get("/api/notes"))
-        assert header_values(echo, "X-User-Id") == [user.id]
-        # The refresh cookie is scoped to /auth: only the auth server sees it.
-        (cookie_header,) = header_values(echo, "Cookie")
-        assert "jotgate_refresh=" not in cookie_header
-        me = c.get("/auth/me")
-        assert me.status_code == 200, me.text
-        c.cookies.set("jotgate_access", "forged", domain="127.0.0.1", path="/")
-        _refusal(c.get("/api/notes"), 401, "invalid_token")
+def test_a_token_in_the_cookie_is_checked_too(client: httpx.Client, user: User) -> None:
+    assert {c.name for c in user.cookies if c.secure} >= {"jotgate_access", "jotgate_refresh"}
+    echo = _echo(client.get("/api/notes", headers=_cookies_for(user, "/api/notes")))
+    assert header_values(echo, "X-User-Id") == [user.id]
+    # The refresh cookie is scoped to /auth/refresh: neither the app nor the
+    # rest of the auth API ever sees it.
+    (cookie_header,) = header_values(echo, "Cookie")
+    assert "jotgate_access=" in cookie_header
+    assert "jotgate_refresh=" not in cookie_header
+    assert "jotgate_refresh=" not in _cookies_for(user, "/auth/me")["Cookie"]
+    assert "jotgate_refresh=" in _cookies_for(user, "/auth/refresh")["Cookie"]
+    me = client.get("/auth/me", headers=_cookies_for(user, "/auth/me"))
+    assert me.status_code == 200, me.text
+    forged = _cookies_for(user, "/api/notes", jotgate_access="forged")
+    _refusal(client.get("/api/notes", headers=forged), 401, "invalid_token")
 
 
-def test_a_cookie_post_without_the_csrf_header_is_refused(stack: Stack, user: User) -> None:
-    with _browser(stack, user) as c:
-        response = c.post("/api/notes", content=b"x")
-        _refusal(response, 403, "csrf_failed")
+def test_a_cookie_post_without_the_csrf_header_is_refused(client: httpx.Client, user: User) -> None:
+    cookies = _cookies_for(user, "/api/notes")
+    response = client.post("/api/notes", content=b"x", headers=cookies)
+    _refusal(response, 403, "csrf_failed")
+    # Another value than this session's is refused as well; its own goes through.
+    forged = client.post("/api/notes", content=b"x", headers={**cookies, "X-CSRF-Token": "A" * 43})
+    _refusal(forged, 403, "csrf_failed")
+    token = next(c.value for c in user.cookies if c.name == "jotgate_csrf")
+    assert token is not None
+    _echo(client.post("/api/notes", content=b"x", headers={**cookies, "X-CSRF-Token": token}))
 
 
 # --- failures of the proxy path are not decisions ------------------------------------

@@ -104,14 +104,17 @@ class Server:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Server]:
-    """Start an app (lifespan included) and a client bound to it."""
+async def running(settings: Settings, base_url: str = "http://testserver") -> AsyncIterator[Server]:
+    """Start an app (lifespan included) and a client bound to it.
+
+    ``base_url`` https: the client's cookie jar sends back ``Secure`` cookies.
+    """
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(
             transport=transport,
-            base_url="http://testserver",
+            base_url=base_url,
             headers={"user-agent": "pytest-client/1.0"},
         ) as client:
             yield Server(app=app, client=client, settings=settings)

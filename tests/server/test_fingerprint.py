@@ -30,7 +30,9 @@ def set_cookie(response: httpx.Response, name: str) -> str:
 
 
 async def test_cookie_mode_binds_tokens_to_a_hardened_fingerprint_cookie(tmp_path: Path) -> None:
-    async with running(test_settings(tmp_path, token_transport="cookie")) as server:
+    # https: the access cookie is Secure, which the client's jar sends over https only.
+    settings = test_settings(tmp_path, token_transport="cookie")
+    async with running(settings, base_url="https://testserver") as server:
         await server.register()
         login = await server.client.post("/auth/login", json=CREDENTIALS)
         header = set_cookie(login, "jotgate_fgp").lower()

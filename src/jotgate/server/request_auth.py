@@ -1,7 +1,8 @@
 """The one place a request's access token is judged: token, then everything it is bound to.
 
 Order: the token (decrypted, signature, claims, denylist — :mod:`.tokens`),
-then the cheap bindings (fingerprint cookie, address or user agent —
+then, for a token from the cookie, the CSRF header bound to its session
+(:mod:`.transport`), then the cheap bindings (fingerprint cookie, address or user agent —
 :mod:`.bindings`), then DPoP last (:mod:`.dpop_server`), so a proof's ``jti``
 is spent only on a request that is otherwise good.
 
@@ -28,7 +29,7 @@ from .errors import ApiError, missing_token
 from .runtime import Runtime
 from .settings import Settings
 from .tokens import AccessClaims
-from .transport import access_token_from, client_info
+from .transport import access_token_from, check_csrf, client_info
 
 __all__ = ["authenticate_request", "guarded_request"]
 
@@ -89,10 +90,13 @@ async def authenticate_request(
         if forwarded
         else (request.method, request_url(settings, request.url.path))
     )
-    presented = access_token_from(request, settings, method=csrf_method)
+    presented = access_token_from(request, settings)
     if presented is None:
         raise missing_token()
     claims = await runtime.tokens.authenticate(presented.token)
+    if presented.from_cookie:
+        # Bound to the verified token's session: another session's value is no good.
+        check_csrf(request, runtime.csrf_key, claims.sid, csrf_method)
     jkt = bound_jkt(claims.raw)
     if jkt is None and presented.scheme == "dpop":
         raise ApiError(

@@ -56,6 +56,8 @@ class Runtime:
     throttle: LoginThrottle
     logins: LoginService
     dpop: DPoPService
+    #: HMAC key of the cookie-mode CSRF values (:mod:`.transport`); the same in every process.
+    csrf_key: bytes = b""  # set by open_runtime
     _housekeeping: asyncio.Task[None] | None = None
 
     def start_housekeeping(self) -> None:
@@ -131,6 +133,8 @@ async def open_runtime(settings: Settings) -> Runtime:
             # Every process derives the same secret, so a nonce from one is good at all.
             nonce_secret = await server_secret(db, purpose="dpop-nonce", secret=settings.secret)
             nonces = dpop.NonceSource(nonce_secret)
+        # Cookie mode's CSRF values (always derived: never an empty HMAC key).
+        csrf_key = await server_secret(db, purpose="csrf", secret=settings.secret)
         passwords = PasswordService(
             time_cost=settings.argon2_time_cost,
             memory_kib=settings.argon2_memory_kib,
@@ -167,4 +171,5 @@ async def open_runtime(settings: Settings) -> Runtime:
         throttle=throttle,
         logins=LoginService(users, throttle, db),
         dpop=DPoPService(settings, replay, nonces),
+        csrf_key=csrf_key,
     )

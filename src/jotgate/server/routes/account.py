@@ -81,7 +81,7 @@ async def change_password(
     jkt = bound_jkt(claims.raw)
     binding = new_binding(runtime.settings, client, cookies=True, jkt=jkt)
     pair = await runtime.sessions.start(user, client=client, binding=binding)
-    return token_response(pair, response, runtime.settings)
+    return token_response(pair, response, runtime.settings, runtime.csrf_key)
 
 
 @router.get("/sessions", response_model=list[SessionInfo], responses=_ERRORS)

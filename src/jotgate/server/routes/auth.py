@@ -11,6 +11,7 @@ from ..schemas import Credentials, ErrorBody, LogoutRequest, RefreshRequest, Tok
 from ..tokens import AccessClaims
 from ..transport import (
     access_token_from,
+    check_csrf,
     clear_cookies,
     client_info,
     refresh_token_from,
@@ -42,7 +43,7 @@ async def login(
     binding = new_binding(runtime.settings, client, cookies=True, jkt=jkt)
     pair = await runtime.sessions.start(user, client=client, binding=binding)
     response.headers.update(runtime.dpop.nonce_headers())
-    return token_response(pair, response, runtime.settings)
+    return token_response(pair, response, runtime.settings, runtime.csrf_key)
 
 
 @router.post("/refresh", response_model=TokenResponse, responses=_ERRORS)
@@ -57,22 +58,29 @@ async def refresh(
     Send the still-valid access token in ``Authorization`` too, and an
     idle-expired refresh token of the same session is still honoured. A
     DPoP-bound session needs a proof by its key; the fingerprint rotates.
+    With a cookie (refresh or access), ``X-CSRF-Token`` must be the CSRF
+    value of the refresh token's session, checked before anything rotates.
     """
     settings = runtime.settings
     token = refresh_token_from(request, settings, body.refresh_token if body else None)
     if token is None:
         raise ApiError(400, "invalid_request", 'send {"refresh_token": "..."}')
     presented = access_token_from(request, settings)
+    if token.from_cookie or (presented is not None and presented.from_cookie):
+        session = await runtime.sessions.session_of_refresh_token(token.token)
+        if session is None:
+            raise ApiError(401, "invalid_refresh_token", "this refresh token is not valid")
+        check_csrf(request, runtime.csrf_key, session.id)
     client = client_info(request)
     jkt = await runtime.dpop.token_request_jkt(request)
     pair = await runtime.sessions.refresh(
-        token,
+        token.token,
         access_token=presented.token if presented else None,
         client=client,
         binding=new_binding(settings, client, cookies=True, jkt=jkt),
     )
     response.headers.update(runtime.dpop.nonce_headers())
-    return token_response(pair, response, settings)
+    return token_response(pair, response, settings, runtime.csrf_key)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
@@ -84,6 +92,8 @@ async def logout(
     """End this session: its refresh tokens die and its access tokens are denied.
 
     Identified by the access token (even an expired one) or the refresh token.
+    In cookie mode that is the access cookie (it outlives the token, see
+    :mod:`..transport`), with ``X-CSRF-Token`` bound to its session.
     """
     settings = runtime.settings
     claims: AccessClaims | None = None
@@ -91,14 +101,18 @@ async def logout(
     if presented is not None:
         claims = await runtime.tokens.session_for_logout(presented.token)
         session_id, user_id = claims.sid, claims.sub
+        if presented.from_cookie:
+            check_csrf(request, runtime.csrf_key, session_id)
     else:
         token = refresh_token_from(request, settings, body.refresh_token if body else None)
         if token is None:
             raise missing_token()
-        session = await runtime.sessions.session_of_refresh_token(token)
+        session = await runtime.sessions.session_of_refresh_token(token.token)
         if session is None:
             raise ApiError(401, "invalid_refresh_token", "this refresh token is not valid")
         session_id, user_id = session.id, session.user_id
+        if token.from_cookie:
+            check_csrf(request, runtime.csrf_key, session_id)
     await runtime.sessions.end(
         session_id, user_id=user_id, reason="logout", client=client_info(request)
     )
