@@ -19,6 +19,7 @@ from .jwa import ALGORITHMS
 __all__ = ["aths", "cached_ath", "check_algorithms", "fresh", "same", "seconds"]
 
 _CACHE_SIZE: Final = 1024
+_compare_digest: Final = _stdlib_hmac.compare_digest
 #: Access token -> ath: a token is presented with many proofs over its life.
 aths: dict[str, str] = {}
 
@@ -53,7 +54,9 @@ def seconds(value: float | timedelta) -> float:
 
 def same(a: str, b: str) -> bool:
     """Constant-time equality of two strings (compare_digest refuses non-ASCII str)."""
-    return _stdlib_hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+    if a.isascii() and b.isascii():
+        return _compare_digest(a, b)  # thumbprints, hashes, nonces: the usual case
+    return _compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
 def fresh(value: Any) -> Any:

@@ -119,7 +119,8 @@ class MemoryReplayCache:
                 return False
             if len(expiry) >= self.max_entries and not self._sweep(now):
                 raise ReplayCacheFullError("the DPoP replay cache is full")
-            until = now + _ttl(expires_at, now, self.min_ttl)
+            ttl = expires_at - now  # _ttl, inlined on this hot path
+            until = now + (ttl if ttl > self.min_ttl else self.min_ttl)
             expiry[key] = until
             order.append((until, key))
             return True

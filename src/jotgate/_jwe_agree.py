@@ -7,7 +7,8 @@
   later at the tag, like any other tampering, and takes the same path.
 * ECDH-ES alone (the agreed key is the CEK) or with AES Key Wrap, over
   P-256/P-384/P-521, X25519 and X448, with the Concat KDF of NIST SP 800-56A
-  (``cryptography``'s ``ConcatKDFHash``). The sender's ephemeral key ``epk``
+  (single-step, SHA-256: one ``hashlib`` call per 32 bytes, pinned to
+  ``cryptography``'s ``ConcatKDFHash`` by the tests). The sender's ephemeral key ``epk``
   must be a public key of our key's type and curve, and on that curve
   (invalid-curve attacks); X25519/X448 low-order points are refused by the
   all-zero-secret check in ``cryptography``.
@@ -17,21 +18,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
+from hashlib import sha256
 from typing import Any, Final
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x448, x25519
-from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 from . import _b64
 from ._jwe_content import ContentCipher, ContentEncryption, fail
 from ._jwe_wrap import b64_param, unwrap
-from ._jwk_members import AnyPrivate, AnyPublic, public_members
+from ._jwk_members import AnyPrivate, AnyPublic
 from .errors import InvalidKeyError, JoseError
 from .jwa import EC_CURVES
 
-__all__ = ["Ecdh", "RsaOaep"]
+__all__ = ["Ecdh", "RsaOaep", "concat_kdf"]
+
+_ECDH: Final = ec.ECDH()
+_X962: Final = serialization.Encoding.X962
+_UNCOMPRESSED: Final = serialization.PublicFormat.UncompressedPoint
 
 # OKP agreement curve -> (private class, public class, key length).
 _OKP: Final[dict[str, tuple[Any, Any, int]]] = {
@@ -79,6 +84,24 @@ class RsaOaep:
         return enc.prepare(cek)
 
 
+def concat_kdf(z: bytes, length: int, other_info: bytes) -> bytes:
+    """The Concat KDF of NIST SP 800-56A §5.8.1 with SHA-256 (RFC 7518 §4.6.2).
+
+    ``SHA-256(counter || Z || OtherInfo)`` for counter = 1, 2, ... (32-bit
+    big-endian), concatenated and cut to ``length`` bytes: the same bytes as
+    ``cryptography``'s ``ConcatKDFHash`` (a test pins it), without building a
+    KDF object and its type checks per message. ``length`` is a CEK or KEK
+    size (16..64 bytes), far below the KDF's limit of 255 hash blocks.
+    """
+    if length <= 32:
+        return sha256(b"\x00\x00\x00\x01" + z + other_info).digest()[:length]
+    blocks = [
+        sha256(counter.to_bytes(4, "big") + z + other_info).digest()
+        for counter in range(1, (length + 31) // 32 + 1)
+    ]
+    return b"".join(blocks)[:length]
+
+
 def _length_prefixed(data: bytes) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
@@ -86,7 +109,18 @@ def _length_prefixed(data: bytes) -> bytes:
 class Ecdh:
     """ECDH-ES (``kek_size`` 0) or ECDH-ES+AxxxKW (``kek_size`` 16/24/32)."""
 
-    __slots__ = ("_crv", "_curve", "_kek_size", "_okp", "_private", "_public", "_size", "_wrap_id")
+    __slots__ = (
+        "_crv",
+        "_curve",
+        "_epk_head",
+        "_infos",
+        "_kek_size",
+        "_okp",
+        "_private",
+        "_public",
+        "_size",
+        "_wrap_id",
+    )
     dynamic = True
 
     def __init__(
@@ -107,10 +141,14 @@ class Ecdh:
         if self._okp is None:
             make, self._size, _ = EC_CURVES[crv]
             self._curve = make()
+            self._epk_head = f'{{"crv":"{crv}","kty":"EC","x":"'
         else:
             self._size = self._okp[2]
+            self._epk_head = f'{{"crv":"{crv}","kty":"OKP","x":"'
+        # Concat KDF OtherInfo without apu/apv, by enc name (built once per enc).
+        self._infos: dict[str, tuple[bytes, int]] = {}
 
-    def _derive(self, z: bytes, enc: ContentEncryption, apu: bytes, apv: bytes) -> bytes:
+    def _other_info(self, enc: ContentEncryption, apu: bytes, apv: bytes) -> tuple[bytes, int]:
         # Concat KDF (RFC 7518 §4.6.2): AlgorithmID is enc for direct
         # agreement, else alg; SuppPubInfo is the derived key's length in bits.
         if self._kek_size:
@@ -125,28 +163,74 @@ class Ecdh:
                 (length * 8).to_bytes(4, "big"),
             )
         )
-        return ConcatKDFHash(hashes.SHA256(), length, other_info).derive(z)
+        return other_info, length
+
+    def _derive(self, z: bytes, enc: ContentEncryption, apu: bytes, apv: bytes) -> bytes:
+        if apu or apv:
+            other_info, length = self._other_info(enc, apu, apv)
+        else:
+            # The usual case: no party info, so OtherInfo depends on enc alone.
+            cached = self._infos.get(enc.name)
+            if cached is None:
+                cached = self._infos[enc.name] = self._other_info(enc, b"", b"")
+            other_info, length = cached
+        return concat_kdf(z, length, other_info)
 
     def _agree(self, private: Any, public: Any) -> bytes:
         if self._okp is None:
-            return bytes(private.exchange(ec.ECDH(), public))
+            return bytes(private.exchange(_ECDH, public))
         return bytes(private.exchange(public))
+
+    def _ephemeral(self) -> tuple[Any, str, str | None]:
+        """A new ephemeral private key and its public ``x`` (and ``y``) as base64url.
+
+        The coordinates come straight from the encoded public point (fixed
+        length, big-endian, as RFC 7518 §6.2.1 wants): no JWK export.
+        """
+        if self._okp is None:
+            assert self._curve is not None
+            ephemeral: Any = ec.generate_private_key(self._curve)
+            point = ephemeral.public_key().public_bytes(_X962, _UNCOMPRESSED)
+            size = self._size
+            encode = _b64.encode_str
+            return ephemeral, encode(point[1 : 1 + size]), encode(point[1 + size :])
+        ephemeral = self._okp[0].generate()
+        return ephemeral, _b64.encode_str(ephemeral.public_key().public_bytes_raw()), None
+
+    def _seal(
+        self, enc: ContentEncryption, ephemeral: Any, apu: bytes, apv: bytes
+    ) -> tuple[ContentCipher, bytes]:
+        derived = self._derive(self._agree(ephemeral, self._public), enc, apu, apv)
+        if not self._kek_size:
+            return enc.prepare(derived), b""
+        cek = os.urandom(enc.cek_size)
+        return enc.prepare(cek), aes_key_wrap(derived, cek)
+
+    def seal_epk(self, enc: ContentEncryption) -> tuple[ContentCipher, bytes, str]:
+        """:meth:`seal_cipher` without caller parameters; the ``epk`` comes as JSON text.
+
+        The text is exactly what ``_json.dumps`` makes of the ``epk`` member
+        dict (``crv``, ``kty``, ``x``[, ``y``], compact): names and values
+        are fixed ASCII or base64url, so nothing needs escaping.
+        """
+        ephemeral, x, y = self._ephemeral()
+        cipher, encrypted_key = self._seal(enc, ephemeral, b"", b"")
+        if y is None:
+            return cipher, encrypted_key, f'{self._epk_head}{x}"}}'
+        return cipher, encrypted_key, f'{self._epk_head}{x}","y":"{y}"}}'
 
     def seal_cipher(
         self, enc: ContentEncryption, params: MutableMapping[str, Any]
     ) -> tuple[ContentCipher, bytes]:
         apu, apv = _party_info(params, "apu"), _party_info(params, "apv")
-        if self._okp is None:
-            assert self._curve is not None
-            ephemeral: Any = ec.generate_private_key(self._curve)
-        else:
-            ephemeral = self._okp[0].generate()
-        derived = self._derive(self._agree(ephemeral, self._public), enc, apu, apv)
-        params["epk"] = public_members(ephemeral.public_key())
-        if not self._kek_size:
-            return enc.prepare(derived), b""
-        cek = os.urandom(enc.cek_size)
-        return enc.prepare(cek), aes_key_wrap(derived, cek)
+        ephemeral, x, y = self._ephemeral()
+        sealed = self._seal(enc, ephemeral, apu, apv)
+        kty = "OKP" if y is None else "EC"
+        epk = {"crv": self._crv, "kty": kty, "x": x}
+        if y is not None:
+            epk["y"] = y
+        params["epk"] = epk
+        return sealed
 
     def open_cipher(
         self, enc: ContentEncryption, header: Mapping[str, Any], encrypted_key: bytes, max_p2c: int

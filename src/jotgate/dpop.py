@@ -275,21 +275,24 @@ def _verify(
     if claimed_htm != htm:
         raise DPoPError("the DPoP proof is for another HTTP method", reason="htm")
     try:
-        expected_uri = normalize_htu(htu)
+        expected_uri = normalize_htu(htu)  # lru-cached: the server's URIs repeat
     except ValueError as exc:
         raise DPoPError(f"the request URI is not usable: {exc}", reason="htu") from None
-    try:
-        claimed_uri = normalize_htu(claimed_htu)
-    except ValueError as exc:
-        raise DPoPError(f"the DPoP proof's 'htu' is not usable: {exc}", reason="htu") from None
-    if claimed_uri != expected_uri:
-        raise DPoPError("the DPoP proof is for another URI", reason="htu")
+    if claimed_htu != htu:
+        # The same text has the same normal form; only another spelling needs its own.
+        try:
+            claimed_uri = normalize_htu(claimed_htu)
+        except ValueError as exc:
+            raise DPoPError(f"the DPoP proof's 'htu' is not usable: {exc}", reason="htu") from None
+        if claimed_uri != expected_uri:
+            raise DPoPError("the DPoP proof is for another URI", reason="htu")
 
     iat = get("iat")
     if not isinstance(iat, int | float) or isinstance(iat, bool):
         raise DPoPError("the DPoP proof needs a numeric 'iat'", reason="claims")
     current = time.time() if now is None else numeric_date(now)
-    age, slack = seconds(max_age), seconds(leeway)
+    age = max_age if type(max_age) is int else seconds(max_age)
+    slack = leeway if type(leeway) is int else seconds(leeway)
     if current + slack < iat:
         raise DPoPError("the DPoP proof was issued in the future", reason="iat")
     if current - age - slack > iat:

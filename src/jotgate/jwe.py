@@ -34,6 +34,7 @@ from typing import Any, Final, NamedTuple
 
 from . import _b64, _json
 from ._json import copy_tree
+from ._jwe_agree import Ecdh
 from ._jwe_content import ENCRYPTIONS, fail
 from ._jwe_keymgmt import ALGORITHMS, FAMILY_PARAMS, KeyManagement, manager_for
 from ._jwe_parse import (
@@ -85,6 +86,8 @@ _GENERATED: Final = frozenset({"epk", "iv", "tag", "p2s", "crit"})
 
 _SEGMENT_CACHE_SIZE: Final = 256
 _segment_cache: dict[tuple[str, str, str | None], bytes] = {}
+# ECDH headers without caller extras: the JSON text before the epk's, per (alg, enc, kid).
+_epk_prefixes: dict[tuple[str, str, str | None], str] = {}
 
 
 class Decrypted(NamedTuple):
@@ -159,10 +162,12 @@ def decrypt_compact(
             fail()
         row = ALGORITHMS[header["alg"]]
         enc = ENCRYPTIONS[header["enc"]]
-        encrypted_key = _b64.decode(ek_part)
-        iv = _b64.decode(iv_part)
-        ciphertext = _b64.decode(ct_part)
-        tag = _b64.decode(tag_part)
+        # split() checked that the token is ASCII: straight to the bytes decoder.
+        decode = _b64.decode_ascii
+        encrypted_key = decode(ek_part.encode("ascii"))
+        iv = decode(iv_part.encode("ascii"))
+        ciphertext = decode(ct_part.encode("ascii"))
+        tag = decode(tag_part.encode("ascii"))
         aad = head.encode("ascii")  # RFC 7516 §5.1 step 14: ASCII(BASE64URL(header))
         for candidate in _candidates(key, header):
             manager = manager_for(row, candidate, True)
@@ -213,7 +218,11 @@ def decrypt(
         allow_zip=allow_zip,
         max_pbes2_count=max_pbes2_count,
     )
-    # The header may be shared with the cache: hand out a copy the caller may change.
+    if ALGORITHMS[header["alg"]].params:
+        # epk/iv/p2s headers are parsed anew for every token and never cached
+        # (see load_header): this one is the caller's already.
+        return Decrypted(header, plaintext, used)
+    # A static header may be shared with the cache: hand out a copy the caller may change.
     return Decrypted(copy_tree(header), plaintext, used)
 
 
@@ -297,6 +306,19 @@ def encrypt(
             if len(_segment_cache) >= _SEGMENT_CACHE_SIZE:
                 _segment_cache.clear()
             _segment_cache[cache_key] = segment
+    elif not headers and type(manager) is Ecdh:
+        # ECDH-ES without extras: the header is the cached JSON of alg, enc and
+        # kid, then the epk's text, byte for byte what _json.dumps would write.
+        cache_key = (row.name, enc.name, key.kid)
+        prefix = _epk_prefixes.get(cache_key)
+        if prefix is None:
+            static = _json.dumps(_header(row, enc.name, key, None)).decode("utf-8")
+            prefix = static[:-1] + ',"epk":'
+            if len(_epk_prefixes) >= _SEGMENT_CACHE_SIZE:
+                _epk_prefixes.clear()
+            _epk_prefixes[cache_key] = prefix
+        cipher, encrypted_key, epk = manager.seal_epk(enc)
+        segment = _b64.encode((prefix + epk + "}").encode("utf-8"))
     else:
         header = _header(row, enc.name, key, headers)
         cipher, encrypted_key = manager.seal_cipher(enc, header)
