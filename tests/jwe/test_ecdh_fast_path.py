@@ -147,15 +147,3 @@ def test_epk_off_curve_still_refused(agreement_keys: dict[str, jwk.Key]) -> None
     forged = ".".join([b64u(json.dumps(header).encode()), *rest])
     with pytest.raises(DecryptionError):
         jwe.decrypt(forged, private, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"])
-
-
-@pytest.mark.parametrize("length", [1, 16, 24, 31, 32, 33, 48, 64, 65, 100])
-def test_concat_kdf_matches_cryptography(length: int) -> None:
-    import os
-
-    from jotgate._jwe_agree import concat_kdf
-
-    for z_size, info_size in ((32, 0), (48, 30), (66, 200)):
-        z, info = os.urandom(z_size), os.urandom(info_size)
-        expected = ConcatKDFHash(hashes.SHA256(), length, info).derive(z)
-        assert concat_kdf(z, length, info) == expected
