@@ -50,34 +50,22 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 from urllib.parse import urlsplit
 
-import httptools
+from ._http1 import (
+    Connection,
+    Headers,
+    Stale,
+    UpstreamError,
+    UpstreamTimeout,
+    encode_request_head,
+    frame_chunk,
+)
 
 __all__ = ["Pool", "Response", "UpstreamError", "UpstreamTimeout", "default_ssl_context"]
 
-Headers = list[tuple[bytes, bytes]]
-
-# Reading from the upstream pauses while this much body waits unread, and
-# resumes once the reader has taken it below the low mark.
-_HIGH_WATER: Final = 256 * 1024
-_LOW_WATER: Final = 64 * 1024
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
-# Methods whose requests carry a body by definition: an empty one is announced.
-_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
-
-
-class UpstreamError(Exception):
-    """The upstream could not be reached, broke the connection or spoke bad HTTP."""
-
-
-class UpstreamTimeout(UpstreamError):
-    """A connect, read or write (or the wait for a free connection slot) timed out."""
-
-
-class _Stale(UpstreamError):
-    """A connection failed before anything could have been processed (retry is safe)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,259 +114,6 @@ def _split_url(url: str) -> tuple[str, bytes]:
     return url[:cut], target.encode("latin-1")
 
 
-class _Connection(asyncio.Protocol):
-    """One upstream connection; also the ``httptools`` parser's callback object."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self.transport: asyncio.Transport | None = None
-        self.idle_since = 0.0
-        self.reused = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._lost = False
-        self._error: BaseException | None = None
-        self._write_paused = False
-        self._read_paused = False
-        self._reset(head_request=False)
-        self._parser: httptools.HttpResponseParser | None = None
-
-    def _reset(self, *, head_request: bool) -> None:
-        self._head_request = head_request
-        self.got_bytes = False
-        self.status = 0
-        self.headers: Headers = []
-        self.head_done = False
-        self.done = False
-        self.keep_alive = False
-        self._informational = False
-        self._until_close = True
-        self._garbage = False
-        self._chunks: deque[bytes] = deque()
-        self._buffered = 0
-
-    # -- asyncio.Protocol --------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses, only alike.
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        parser = self._parser
-        if parser is None or self.done:
-            # Bytes nobody asked for: the connection cannot be trusted again.
-            self._garbage = True
-            self._fail(UpstreamError("unexpected data from the upstream"))
-            return
-        self.got_bytes = True
-        try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(UpstreamError("the upstream switched protocols"))
-        except httptools.HttpParserError as exc:
-            self._fail(UpstreamError(f"invalid response from the upstream: {exc}"))
-        if self._buffered > _HIGH_WATER and not self._read_paused and self.transport is not None:
-            self._read_paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def eof_received(self) -> bool | None:
-        self._ended()
-        return None  # the transport closes itself
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._ended(exc)
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        self._wake()
-
-    # -- httptools callbacks -------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        if self.head_done:
-            # A second answer to one request: never trust this connection again.
-            self._garbage = True
-            return
-        self.headers = []
-        self._until_close = True
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._garbage or self.head_done:
-            return  # trailers (after a chunked body) are dropped, as hop-by-hop
-        self.headers.append((name, value))
-        if len(name) in (14, 17):
-            lowered = name.lower()
-            if lowered == b"content-length" or lowered == b"transfer-encoding":
-                self._until_close = False
-
-    def on_headers_complete(self) -> None:
-        if self._garbage or self._parser is None:
-            return
-        status = self._parser.get_status_code()
-        if status < 200:
-            self._informational = True  # 100 Continue, 103 Early Hints: not the answer
-            return
-        self.status = status
-        self.head_done = True
-        if self._head_request or status in (204, 304):
-            self._until_close = False
-        if self._head_request:
-            # llhttp would wait for the body Content-Length announces; there is none.
-            self.done = True
-            self.keep_alive = self._parser.should_keep_alive()
-
-    def on_body(self, body: bytes) -> None:
-        if self.done or self._garbage:
-            self._garbage = True
-            return
-        self._chunks.append(body)
-        self._buffered += len(body)
-
-    def on_message_complete(self) -> None:
-        if self._informational:
-            self._informational = False
-            return
-        if self.done or self._garbage or self._parser is None:
-            return
-        self.done = True
-        self.keep_alive = self._parser.should_keep_alive()
-
-    # -- internals -------------------------------------------------------------
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _fail(self, error: BaseException) -> None:
-        if self._error is None:
-            self._error = error
-        if self.transport is not None:
-            self.transport.close()
-        self._wake()
-
-    def _ended(self, exc: BaseException | None = None) -> None:
-        if self.head_done and not self.done and self._until_close and self._error is None:
-            # A body delimited by the end of the connection has just ended.
-            self.done = True
-            self.keep_alive = False
-        self._lost = True
-        if self._error is None:
-            what = "the upstream closed the connection"
-            self._error = UpstreamError(f"{what} ({type(exc).__name__})" if exc else what)
-        self._wake()
-
-    async def _wait(self, timeout: float) -> None:
-        waiter = self._loop.create_future()
-        self._waiter = waiter
-        timer = self._loop.call_later(timeout, _expire, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
-
-    # -- the client's side -------------------------------------------------------
-
-    @property
-    def usable(self) -> bool:
-        transport = self.transport
-        return not self._lost and transport is not None and not transport.is_closing()
-
-    def start(self, *, head_request: bool) -> None:
-        """Get ready for the next response (a fresh parser: one per request)."""
-        self._reset(head_request=head_request)
-        self._parser = httptools.HttpResponseParser(self)
-
-    def park(self, now: float) -> None:
-        """Idle in the pool from ``now``: any byte arriving meanwhile is unexpected."""
-        self._reset(head_request=False)
-        self._parser = None
-        self.idle_since = now
-        if self._read_paused and self.transport is not None:
-            # Complete, but the last pieces were never taken (the client left).
-            self._read_paused = False
-            self.transport.resume_reading()
-
-    def write(self, data: bytes) -> None:
-        """Queue ``data`` (see :meth:`drain`); a lost connection raises."""
-        if not self.usable:
-            raise self._broken()
-        assert self.transport is not None
-        self.transport.write(data)
-
-    async def drain(self, timeout: float) -> None:
-        """Wait until the socket's buffer has room (or the answer came early)."""
-        while self._write_paused and not self.done:
-            if not self.usable:
-                raise self._broken()
-            await self._wait(timeout)
-        if not self.usable and not self.done:
-            raise self._broken()
-
-    async def read_head(self, timeout: float) -> None:
-        """Wait for the response's status line and headers."""
-        while not self.head_done:
-            if self._error is not None:
-                raise self._broken()
-            await self._wait(timeout)
-
-    def take(self) -> bytes:
-        """Every body byte received so far."""
-        chunks = self._chunks
-        if not chunks:
-            return b""
-        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
-        self._buffered = 0
-        if self._read_paused and self.transport is not None:
-            self._read_paused = False
-            self.transport.resume_reading()
-        return data
-
-    async def read(self, timeout: float) -> bytes:
-        """The next piece of the body, ``b""`` once it is complete."""
-        while True:
-            if self._chunks:
-                chunk = self._chunks.popleft()
-                self._buffered -= len(chunk)
-                if self._read_paused and self._buffered < _LOW_WATER:
-                    self._read_paused = False
-                    assert self.transport is not None
-                    self.transport.resume_reading()
-                return chunk
-            if self.done:
-                return b""
-            if self._error is not None:
-                raise self._error
-            await self._wait(timeout)
-
-    @property
-    def reusable(self) -> bool:
-        return self.done and self.keep_alive and not self._garbage and self.usable
-
-    def close(self) -> None:
-        self._parser = None
-        if self.transport is not None:
-            self.transport.close()
-
-    def _broken(self) -> UpstreamError:
-        error = self._error
-        if isinstance(error, UpstreamError):
-            if self.reused and not self.got_bytes and type(error) is UpstreamError:
-                return _Stale(str(error))
-            return error
-        return UpstreamError("the upstream connection broke")
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(UpstreamTimeout("the upstream did not answer in time"))
-
-
 class Response:
     """An upstream's answer: status and headers now, the body as it arrives.
 
@@ -389,9 +124,9 @@ class Response:
     __slots__ = ("_conn", "_key", "_pool", "_timeout", "headers", "status")
 
     def __init__(
-        self, conn: _Connection, pool: Pool, key: str, timeout: float, request_sent: bool
+        self, conn: Connection, pool: Pool, key: str, timeout: float, request_sent: bool
     ) -> None:
-        self._conn: _Connection | None = conn
+        self._conn: Connection | None = conn
         self._pool = pool
         self._key = key if request_sent else ""
         self._timeout = timeout
@@ -440,7 +175,7 @@ class Pool:
         self.max_idle = max_idle_per_origin or max_connections
         self.keepalive_expiry = keepalive_expiry
         self._ssl = ssl_context
-        self._idle: dict[str, list[_Connection]] = {}
+        self._idle: dict[str, list[Connection]] = {}
         self._origins: dict[str, _Origin] = {}
         self._busy = 0  # requests holding a slot
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
@@ -480,7 +215,7 @@ class Pool:
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _origin(key)
-        head = _request_head(method, target, origin.host_header, headers, body)
+        head = encode_request_head(method, target, origin.host_header, headers, body)
         if self._busy < self.max_connections and not self._slot_waiters:
             self._busy += 1
         else:
@@ -536,7 +271,9 @@ class Pool:
                     sent = True
                 elif isinstance(body, bytes):
                     if chunked:
-                        conn.write(request_head + (_chunk(body) if body else b"") + b"0\r\n\r\n")
+                        conn.write(
+                            request_head + (frame_chunk(body) if body else b"") + b"0\r\n\r\n"
+                        )
                     else:
                         conn.write(request_head + body)
                     sent = True
@@ -545,7 +282,7 @@ class Pool:
                     pulled = True
                     sent = await self._stream_body(conn, body, chunked)
                 await conn.read_head(self.timeout)
-            except _Stale:
+            except Stale:
                 conn.close()
                 if pulled:
                     raise UpstreamError("the upstream closed the connection") from None
@@ -564,7 +301,7 @@ class Pool:
             return Response(conn, self, key, self.timeout, request_sent=sent)
 
     async def _stream_body(
-        self, conn: _Connection, body: AsyncIterator[bytes], chunked: bool
+        self, conn: Connection, body: AsyncIterator[bytes], chunked: bool
     ) -> bool:
         """Send the body; False when the upstream answered before it was all sent."""
         timeout = self.timeout
@@ -573,7 +310,7 @@ class Pool:
                 if conn.done:
                     return False  # answered already: the rest is not wanted
                 if chunk:
-                    conn.write(_chunk(chunk) if chunked else chunk)
+                    conn.write(frame_chunk(chunk) if chunked else chunk)
                     await conn.drain(timeout)
         finally:
             aclose = getattr(body, "aclose", None)
@@ -586,7 +323,7 @@ class Pool:
         await conn.drain(timeout)
         return True
 
-    async def _connection(self, key: str, origin: _Origin, *, fresh: bool) -> _Connection:
+    async def _connection(self, key: str, origin: _Origin, *, fresh: bool) -> Connection:
         idle = self._idle.get(key)
         if idle and not fresh:
             now = asyncio.get_running_loop().time()
@@ -598,7 +335,7 @@ class Pool:
                 conn.close()
         return await self._connect(origin)
 
-    async def _connect(self, origin: _Origin) -> _Connection:
+    async def _connect(self, origin: _Origin) -> Connection:
         loop = asyncio.get_running_loop()
         context: ssl.SSLContext | None = None
         if origin.tls:
@@ -608,7 +345,7 @@ class Pool:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, protocol = await loop.create_connection(
-                    lambda: _Connection(loop),
+                    lambda: Connection(loop),
                     origin.host,
                     origin.port,
                     ssl=context,
@@ -620,7 +357,7 @@ class Pool:
             raise UpstreamError(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
         return protocol
 
-    def _release(self, conn: _Connection, key: str) -> None:
+    def _release(self, conn: Connection, key: str) -> None:
         self._free_slot()
         if not key or self._closed or not conn.reusable:
             conn.close()
@@ -648,43 +385,3 @@ def default_ssl_context() -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=certifi.where())
     context.set_alpn_protocols(["http/1.1"])
     return context
-
-
-def _chunk(data: bytes) -> bytes:
-    return b"%x\r\n%b\r\n" % (len(data), data)
-
-
-def _request_head(
-    method: str,
-    target: bytes,
-    host: bytes,
-    headers: Headers,
-    body: bytes | AsyncIterator[bytes] | None,
-) -> tuple[bytes, bool]:
-    """The request line and headers, and whether the body goes chunked.
-
-    Raises :class:`UpstreamError` rather than write a CR, LF or NUL that a
-    value smuggled in (it would split the request): the line breaks of the
-    finished head are counted instead of searching every value for them.
-    """
-    if " " in method or 32 in target:
-        raise UpstreamError("the request line cannot be written as HTTP/1.1")
-    lines = [method.encode("latin-1") + b" " + target + b" HTTP/1.1\r\nhost: " + host]
-    has_length = False
-    for name, value in headers:
-        if name == b"content-length":
-            has_length = True
-        lines.append(name + b": " + value)
-    chunked = False
-    if body is not None and not has_length:
-        lines.append(b"transfer-encoding: chunked")
-        chunked = True
-    elif body is None and not has_length and method in _BODY_METHODS:
-        lines.append(b"content-length: 0")
-    lines.append(b"\r\n")
-    head = b"\r\n".join(lines)
-    # One CRLF after the request line and after each header line, one to end.
-    breaks = len(lines) + 1
-    if head.count(b"\n") != breaks or head.count(b"\r") != breaks or 0 in head:
-        raise UpstreamError("a header cannot be written as HTTP/1.1")
-    return head, chunked
