@@ -19,20 +19,10 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Final
-from typing import cast as cast_type
 
 from sqlalchemy import (
-    LargeBinary,
-    String,
-    Table,
-    and_,
-    bindparam,
-    case,
-    cast,
     delete,
-    func,
     insert,
-    null,
     or_,
     select,
     update,
@@ -44,7 +34,8 @@ from .audit import ClientInfo
 from .bindings import Binding
 from .denylist import Denylist
 from .errors import ApiError, invalid_token
-from .models import AuditEvent, RefreshToken, Session, User, UtcDateTime
+from .models import RefreshToken, Session, User
+from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
 from .session_revocation import SessionRevocation
@@ -58,72 +49,6 @@ _ROTATION_ATTEMPTS: Final = 5
 PURGE_BATCH: Final = 500
 #: ...and at most this many transactions per sweep (the rest waits for the next one).
 PURGE_BATCHES: Final = 20
-
-
-_TOKENS: Final = cast_type(Table, RefreshToken.__table__)
-_SESSIONS: Final = cast_type(Table, Session.__table__)
-_USERS: Final = cast_type(Table, User.__table__)
-_AUDIT: Final = cast_type(Table, AuditEvent.__table__)
-
-# The refresh fast path's statements, built once: plain Core on tables (no ORM
-# compile step), parameters bound per execution.
-_FIND: Final = (
-    select(
-        _TOKENS.c.id,
-        _TOKENS.c.expires_at,
-        _TOKENS.c.used_at,
-        _SESSIONS.c.id.label("sid"),
-        _SESSIONS.c.expires_at.label("session_expires_at"),
-        _SESSIONS.c.revoked_at,
-        _SESSIONS.c.dpop_jkt,
-        _USERS.c.id.label("uid"),
-        _USERS.c.roles,
-        _USERS.c.disabled,
-    )
-    .select_from(
-        _TOKENS.outerjoin(_SESSIONS, _SESSIONS.c.id == _TOKENS.c.session_id).outerjoin(
-            _USERS, _USERS.c.id == _SESSIONS.c.user_id
-        )
-    )
-    .where(_TOKENS.c.token_hash == bindparam("p_hash"))
-)
-_PRESENTED = _TOKENS.c.id == bindparam("p_tid")
-# One statement for two rows: the presented token becomes used (only if it
-# still is unused: the race guard), and the token it succeeded loses its grace
-# (its sealed successor, i.e. the presented token, is wiped).
-_ROTATE: Final = (
-    update(_TOKENS)
-    .where(
-        or_(
-            and_(_PRESENTED, _TOKENS.c.used_at.is_(None)),
-            _TOKENS.c.successor_id == bindparam("p_tid"),
-        )
-    )
-    .values(
-        used_at=case(
-            (_PRESENTED, bindparam("p_now", type_=UtcDateTime())), else_=_TOKENS.c.used_at
-        ),
-        successor_id=case(
-            (_PRESENTED, bindparam("p_successor", type_=String(36))),
-            else_=_TOKENS.c.successor_id,
-        ),
-        successor_sealed=case(
-            (_PRESENTED, cast(bindparam("p_sealed", type_=LargeBinary()), LargeBinary())),
-            else_=null(),
-        ),
-    )
-    .returning(_TOKENS.c.id)
-)
-_TOUCH: Final = (
-    update(_SESSIONS)
-    .where(_SESSIONS.c.id == bindparam("p_sid"))
-    .values(
-        last_used_at=bindparam("p_now", type_=UtcDateTime()),
-        ip=func.coalesce(bindparam("p_ip", type_=String(64)), _SESSIONS.c.ip),
-        # Bound from now on, like a login with a proof (only if not bound yet).
-        dpop_jkt=func.coalesce(_SESSIONS.c.dpop_jkt, bindparam("p_jkt", type_=String(64))),
-    )
-)
 
 
 def _now() -> dt.datetime:
@@ -324,7 +249,7 @@ class SessionService(SessionRevocation):
             # Token, session and user in one statement.
             conn = await db.connection()
             found = (
-                await conn.execute(_FIND, {"p_hash": hash_refresh_token(refresh_token)})
+                await conn.execute(FIND, {"p_hash": hash_refresh_token(refresh_token)})
             ).one_or_none()
             if found is None:
                 raise _refresh_error("invalid_refresh_token", "this refresh token is not valid")
@@ -389,13 +314,13 @@ class SessionService(SessionRevocation):
         )
         sealed = self._sealer.seal(plain.encode()) if self._settings.refresh_reuse_grace else None
         changed = await conn.execute(
-            _ROTATE,
+            ROTATE,
             {"p_tid": token_id, "p_now": now, "p_successor": successor_id, "p_sealed": sealed},
         )
         if token_id not in changed.scalars().all():
             raise _LostRace  # rolls back, the predecessor's grace included
         await conn.execute(
-            insert(_TOKENS),
+            insert(TOKENS),
             {
                 "id": successor_id,
                 "session_id": session.id,
@@ -408,11 +333,11 @@ class SessionService(SessionRevocation):
             },
         )
         await conn.execute(
-            _TOUCH,
+            TOUCH,
             {"p_sid": session.id, "p_now": now, "p_ip": client.ip or None, "p_jkt": bind_jkt},
         )
         await conn.execute(
-            insert(_AUDIT),
+            insert(AUDIT),
             audit.event_fields("refresh", client=client, user_id=user.id, session_id=session.id),
         )
         return _Rotated(user=user, session=session, plain=plain, expires_at=expires_at, now=now)
