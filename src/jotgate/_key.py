@@ -22,7 +22,7 @@ from ._jwk_members import (
     private_members,
     public_members,
 )
-from ._keycheck import MIN_ENCRYPTION_SECRET, MIN_HMAC_SECRET, check_secret
+from ._keycheck import MIN_ENCRYPTION_SECRET, MIN_HMAC_SECRET, MIN_PBES2_PASSWORD, check_secret
 from .errors import InvalidKeyError
 from .jwa import ALGORITHMS, Algorithm, PrivateKey, PublicKey, Signer, Verifier
 
@@ -36,7 +36,21 @@ _ENCRYPTION_ALGS: Final = frozenset(
     {"dir", "A128KW", "A192KW", "A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW"}
     | {"A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"}
 )
+# Password-based key wrapping (RFC 7518 §4.8): the secret is a password.
+_PASSWORD_ALGS: Final = frozenset(
+    {"PBES2-HS256+A128KW", "PBES2-HS384+A192KW", "PBES2-HS512+A256KW"}
+)
 _EDDSA_NAMES: Final = frozenset({"EdDSA", "Ed25519", "Ed448"})
+
+
+def _minimum_secret(alg: object, use: object = None) -> int:
+    if alg in _PASSWORD_ALGS:
+        return MIN_PBES2_PASSWORD
+    if use == "enc" or alg in _ENCRYPTION_ALGS:
+        return MIN_ENCRYPTION_SECRET
+    return MIN_HMAC_SECRET
+
+
 _KNOWN_KEY_OPS: Final = frozenset(
     {"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
 )
@@ -157,9 +171,36 @@ class Key:
         raw = secret.encode("utf-8") if isinstance(secret, str) else secret
         if not isinstance(raw, bytes):
             raise InvalidKeyError("a secret must be bytes or str")
-        minimum = MIN_ENCRYPTION_SECRET if alg in _ENCRYPTION_ALGS else MIN_HMAC_SECRET
-        check_secret(raw, minimum=minimum)
+        check_secret(raw, minimum=_minimum_secret(alg))
         return cls(secret=raw, kid=kid, alg=alg)
+
+    @classmethod
+    def from_password(
+        cls,
+        password: str | bytes,
+        *,
+        alg: str = "PBES2-HS512+A256KW",
+        kid: str | None = None,
+    ) -> Key:
+        """A password for PBES2 key wrapping (RFC 7518 §4.8), bound to ``alg``.
+
+        At least 8 characters (NIST SP 800-63B); anything that looks like
+        key material is refused as for secrets. The key carries ``alg`` and
+        ``use: enc``, so it never signs, never verifies a JWS and never
+        stands in for a raw key of another algorithm.
+
+        Example::
+
+            key = jwk.Key.from_password("correct horse battery staple")
+            token = jwe.encrypt(b"...", key, "PBES2-HS512+A256KW", "A256GCM")
+        """
+        if alg not in _PASSWORD_ALGS:
+            raise InvalidKeyError(f"a password is for PBES2 algorithms, not {short_repr(alg)}")
+        raw = password.encode("utf-8") if isinstance(password, str) else password
+        if not isinstance(raw, bytes):
+            raise InvalidKeyError("a password must be str or bytes")
+        check_secret(raw, minimum=MIN_PBES2_PASSWORD)
+        return cls(secret=raw, kid=kid, alg=alg, use="enc")
 
     @classmethod
     def from_pem(
@@ -204,8 +245,7 @@ class Key:
             if not isinstance(k, str):
                 raise InvalidKeyError("JWK oct key needs a string 'k'")
             secret = _b64.decode(k, what="JWK member 'k'", error=InvalidKeyError)
-            enc = use == "enc" or alg in _ENCRYPTION_ALGS
-            check_secret(secret, minimum=MIN_ENCRYPTION_SECRET if enc else MIN_HMAC_SECRET)
+            check_secret(secret, minimum=_minimum_secret(alg, use))
             return cls(secret=secret, kid=kid, alg=alg, use=use, key_ops=key_ops)
         private, public = parse_asymmetric(jwk)
         return cls(private=private, public=public, kid=kid, alg=alg, use=use, key_ops=key_ops)

@@ -25,6 +25,9 @@ __all__ = ["check_rsa_public", "check_secret", "has_roca_fingerprint"]
 MIN_HMAC_SECRET = 32
 #: Smallest symmetric key accepted for encryption uses (A128KW, A128GCM).
 MIN_ENCRYPTION_SECRET = 16
+#: Shortest PBES2 password (NIST SP 800-63B's minimum for memorized secrets);
+#: PBKDF2 and its iteration count, not the length, carry the rest.
+MIN_PBES2_PASSWORD = 8
 MIN_RSA_BITS = 2048
 
 _SSH_MARKERS = (
