@@ -22,7 +22,14 @@ from ._jwk_members import (
     private_members,
     public_members,
 )
-from ._keycheck import MIN_ENCRYPTION_SECRET, MIN_HMAC_SECRET, MIN_PBES2_PASSWORD, check_secret
+from ._keycheck import MIN_PBES2_PASSWORD, check_secret
+from ._keymeta import (
+    PASSWORD_ALGS,
+    check_key_ops,
+    check_metadata_str,
+    minimum_secret,
+    public_ops,
+)
 from .errors import InvalidKeyError
 from .jwa import ALGORITHMS, Algorithm, PrivateKey, PublicKey, Signer, Verifier
 
@@ -30,30 +37,9 @@ __all__ = ["Key", "short_repr"]
 
 Operation = Literal["sign", "verify"]
 
-# Algorithms that use a symmetric key for encryption (JWE, RFC 7518 §4-5);
-# such keys may be shorter than an HMAC secret but never sign.
-_ENCRYPTION_ALGS: Final = frozenset(
-    {"dir", "A128KW", "A192KW", "A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW"}
-    | {"A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"}
-)
-# Password-based key wrapping (RFC 7518 §4.8): the secret is a password.
-_PASSWORD_ALGS: Final = frozenset(
-    {"PBES2-HS256+A128KW", "PBES2-HS384+A192KW", "PBES2-HS512+A256KW"}
-)
 _EDDSA_NAMES: Final = frozenset({"EdDSA", "Ed25519", "Ed448"})
 
 
-def _minimum_secret(alg: object, use: object = None) -> int:
-    if alg in _PASSWORD_ALGS:
-        return MIN_PBES2_PASSWORD
-    if use == "enc" or alg in _ENCRYPTION_ALGS:
-        return MIN_ENCRYPTION_SECRET
-    return MIN_HMAC_SECRET
-
-
-_KNOWN_KEY_OPS: Final = frozenset(
-    {"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
-)
 _HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
@@ -119,9 +105,9 @@ class Key:
                 self.kty = "EC" if isinstance(public, ec.EllipticCurvePublicKey) else "OKP"
         else:
             raise InvalidKeyError("a key needs a secret or a key object")
-        self.alg = _check_metadata_str(alg, "alg")
-        self.use = _check_metadata_str(use, "use")
-        self.key_ops = _check_key_ops(key_ops)
+        self.alg = check_metadata_str(alg, "alg")
+        self.use = check_metadata_str(use, "use")
+        self.key_ops = check_key_ops(key_ops)
         self._verifiers: dict[str, Verifier] = {}
         self._signers: dict[str, Signer] = {}
         # Prepared JWE key-management objects, by alg name (see jotgate.jwe).
@@ -171,7 +157,7 @@ class Key:
         raw = secret.encode("utf-8") if isinstance(secret, str) else secret
         if not isinstance(raw, bytes):
             raise InvalidKeyError("a secret must be bytes or str")
-        check_secret(raw, minimum=_minimum_secret(alg))
+        check_secret(raw, minimum=minimum_secret(alg))
         return cls(secret=raw, kid=kid, alg=alg)
 
     @classmethod
@@ -194,7 +180,7 @@ class Key:
             key = jwk.Key.from_password("correct horse battery staple")
             token = jwe.encrypt(b"...", key, "PBES2-HS512+A256KW", "A256GCM")
         """
-        if alg not in _PASSWORD_ALGS:
+        if alg not in PASSWORD_ALGS:
             raise InvalidKeyError(f"a password is for PBES2 algorithms, not {short_repr(alg)}")
         raw = password.encode("utf-8") if isinstance(password, str) else password
         if not isinstance(raw, bytes):
@@ -234,9 +220,9 @@ class Key:
         jwk = _keyload.jwk_object(data)
         if "keys" in jwk and "kty" not in jwk:
             raise InvalidKeyError("this is a JWK Set; use KeySet.from_jwks")
-        alg = _check_metadata_str(jwk.get("alg"), "alg")
-        use = _check_metadata_str(jwk.get("use"), "use")
-        kid = _check_metadata_str(jwk.get("kid"), "kid")
+        alg = check_metadata_str(jwk.get("alg"), "alg")
+        use = check_metadata_str(jwk.get("use"), "use")
+        kid = check_metadata_str(jwk.get("kid"), "kid")
         key_ops = jwk.get("key_ops")
         if key_ops is not None and not isinstance(key_ops, list):
             raise InvalidKeyError("JWK 'key_ops' must be an array")
@@ -245,7 +231,7 @@ class Key:
             if not isinstance(k, str):
                 raise InvalidKeyError("JWK oct key needs a string 'k'")
             secret = _b64.decode(k, what="JWK member 'k'", error=InvalidKeyError)
-            check_secret(secret, minimum=_minimum_secret(alg, use))
+            check_secret(secret, minimum=minimum_secret(alg, use))
             return cls(secret=secret, kid=kid, alg=alg, use=use, key_ops=key_ops)
         private, public = parse_asymmetric(jwk)
         return cls(private=private, public=public, kid=kid, alg=alg, use=use, key_ops=key_ops)
@@ -323,7 +309,7 @@ class Key:
             kid=self.kid,
             alg=self.alg,
             use=self.use,
-            key_ops=_public_ops(self.key_ops),
+            key_ops=public_ops(self.key_ops),
         )
 
     def to_jwk(self, private: bool = False) -> dict[str, Any]:
@@ -346,7 +332,7 @@ class Key:
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.key_ops is not None:
-            ops = self.key_ops if private else _public_ops(self.key_ops)
+            ops = self.key_ops if private else public_ops(self.key_ops)
             out["key_ops"] = sorted(ops or ())
         out.update(members)
         return out
@@ -465,24 +451,3 @@ class Key:
                 self.crv or "", "ES256K"
             )
         return ALGORITHMS[name]
-
-
-def _check_metadata_str(value: object, name: str) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidKeyError(f"JWK '{name}' must be a string")
-    return value
-
-
-def _check_key_ops(ops: Iterable[str] | None) -> frozenset[str] | None:
-    if ops is None:
-        return None
-    listed = list(ops)
-    if not all(isinstance(op, str) for op in listed) or len(set(listed)) != len(listed):
-        raise InvalidKeyError("JWK 'key_ops' must be unique strings")
-    return frozenset(listed)
-
-
-def _public_ops(ops: frozenset[str] | None) -> frozenset[str] | None:
-    if ops is None:
-        return None
-    return ops & {"verify", "encrypt", "wrapKey"}
