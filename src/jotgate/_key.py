@@ -403,20 +403,21 @@ class Key:
             return "a public key cannot decrypt"
         return None
 
-    def select(self, alg: Algorithm, kid: str | None) -> Sequence[Key]:
-        """Key-source protocol: this key, if it may verify ``alg`` (its kid is not compared)."""
-        reason = self.unusable_reason(alg, "verify")
+    def _require(self, alg: Algorithm, operation: Operation) -> None:
+        reason = self.unusable_reason(alg, operation)
         if reason is not None:
             raise InvalidKeyError(reason)
+
+    def select(self, alg: Algorithm, kid: str | None) -> Sequence[Key]:
+        """Key-source protocol: this key, if it may verify ``alg`` (its kid is not compared)."""
+        self._require(alg, "verify")
         return (self,)
 
     def verifier(self, alg: Algorithm) -> Verifier:
         """The cached ``verify(signing_input, signature) -> bool`` for ``alg``."""
         verify = self._verifiers.get(alg.name)
         if verify is None:
-            reason = self.unusable_reason(alg, "verify")
-            if reason is not None:
-                raise InvalidKeyError(reason)
+            self._require(alg, "verify")
             if self._secret is not None:
                 verify = alg.hmac_verifier(self._secret)
             else:
@@ -428,9 +429,7 @@ class Key:
         """The cached ``sign(signing_input) -> signature`` for ``alg``."""
         sign = self._signers.get(alg.name)
         if sign is None:
-            reason = self.unusable_reason(alg, "sign")
-            if reason is not None:
-                raise InvalidKeyError(reason)
+            self._require(alg, "sign")
             if self._secret is not None:
                 sign = alg.hmac_signer(self._secret)
             else:
