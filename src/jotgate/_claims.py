@@ -9,8 +9,9 @@ caller (§4.1.3), so a caller who expects no audience refuses one that has it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 from .durations import parse_duration
@@ -21,7 +22,7 @@ from .errors import (
     NotYetValidError,
 )
 
-__all__ = ["check", "duration_seconds", "numeric_date", "typ_matches"]
+__all__ = ["check", "checker", "duration_seconds", "numeric_date", "typ_matches"]
 
 _MISSING: Final = object()
 _NUMBERS: Final = (int, float)  # compared with `type(x) in`, so bool is excluded
@@ -130,6 +131,99 @@ def check(
     for name in required:
         if name not in claims:
             raise MissingClaimError(f"'{name}' is required", claim=name)
+
+
+def checker(
+    *,
+    issuer: str | Iterable[str] | None = None,
+    audience: str | Iterable[str] | None = None,
+    subject: str | None = None,
+    leeway: float | timedelta = 0,
+    required: Iterable[str] = (),
+    max_age: float | timedelta | None = None,
+) -> Callable[[Mapping[str, Any], float], None]:
+    """``check`` with these options fixed: a ``check_claims(claims, now)``.
+
+    For a caller that checks many claim sets against one policy (the
+    middleware's ``Verifier``): the options are converted once here instead
+    of on every call. The checks, their order and the errors raised are
+    exactly those of :func:`check` with the same options. Iterables are
+    read once, now (a generator stays valid for every call).
+    """
+    names = tuple(required)
+    issuers = None if issuer is None else (issuer,) if type(issuer) is str else tuple(issuer)
+    audiences = (
+        None if audience is None else (audience,) if type(audience) is str else tuple(audience)
+    )
+    if subject is not None or max_age is not None:
+        # Not a policy the middleware uses: the general function will do.
+        return partial(
+            check,
+            issuer=issuers,
+            audience=audiences,
+            subject=subject,
+            leeway=leeway,
+            required=names,
+            max_age=max_age,
+        )
+    slack = duration_seconds(leeway) if leeway else 0
+    missing = _MISSING
+    numbers = _NUMBERS
+
+    def check_claims(claims: Mapping[str, Any], now: float) -> None:
+        # check() with subject=None and max_age=None, its option handling
+        # done above; keep the two in step (tests/middleware compares them).
+        get = claims.get
+        exp = get("exp", missing)
+        if exp is not missing:
+            if type(exp) not in numbers:
+                raise _type_error("exp", "a number")
+            if now - slack >= exp:
+                raise ExpiredTokenError("the token has expired", expired_at=exp)
+        nbf = get("nbf", missing)
+        if nbf is not missing:
+            if type(nbf) not in numbers:
+                raise _type_error("nbf", "a number")
+            if now + slack < nbf:
+                raise NotYetValidError("the token is not valid yet", claim="nbf")
+        iat = get("iat", missing)
+        if iat is not missing:
+            if type(iat) not in numbers:
+                raise _type_error("iat", "a number")
+            if now + slack < iat:
+                raise NotYetValidError("the token was issued in the future", claim="iat")
+        iss = get("iss", missing)
+        if iss is not missing and type(iss) is not str:
+            raise _type_error("iss", "a string")
+        if issuers is not None:
+            if iss is missing:
+                raise MissingClaimError("'iss' is required", claim="iss")
+            if iss not in issuers:
+                raise InvalidClaimError(
+                    "the issuer is not the expected one", claim="iss", reason="mismatch"
+                )
+        sub = get("sub", missing)
+        if sub is not missing and type(sub) is not str:
+            raise _type_error("sub", "a string")
+        jti = get("jti", missing)
+        if jti is not missing and type(jti) is not str:
+            raise _type_error("jti", "a string")
+        aud = get("aud", missing)
+        if aud is not missing:
+            if type(aud) is str and audiences is not None:
+                if aud not in audiences:
+                    raise InvalidClaimError(
+                        "the token is not for this audience", claim="aud", reason="mismatch"
+                    )
+            else:
+                _check_audience(aud, audiences)
+        elif audiences is not None:
+            raise MissingClaimError("'aud' is required", claim="aud")
+        for name in names:
+            if name not in claims:
+                raise MissingClaimError(f"'{name}' is required", claim=name)
+
+    return check_claims
 
 
 def _check_age(iat: Any, earliest: float, max_age: float) -> None:

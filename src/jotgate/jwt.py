@@ -20,15 +20,25 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from . import _b64, _json, jwe
-from ._claims import check, duration_seconds, numeric_date, typ_matches
-from .errors import InvalidClaimError, UnsupportedAlgorithmError
+from ._b64 import decode_ascii
+from ._claims import check, checker, duration_seconds, numeric_date, typ_matches
+from .errors import InvalidClaimError, InvalidSignatureError, JoseError, UnsupportedAlgorithmError
+from .jwa import ALGORITHMS
 from .jwk import Key, KeySet, KeySource
-from .jws import header_segment, sign_segments, signing_algorithm, split_compact, verify_compact
+from .jws import (
+    MAX_TOKEN_LENGTH,
+    _load_header,
+    header_segment,
+    sign_segments,
+    signing_algorithm,
+    split_compact,
+    verify_compact,
+)
 
 __all__ = ["decode", "decode_unverified", "encode", "sign", "verify"]
 
@@ -174,3 +184,143 @@ def sign(
 
 #: Node ``jsonwebtoken``'s ``jwt.verify``: the same as :func:`decode`.
 verify = decode
+
+
+_HEADS_SIZE: Final = 64
+# What a prepared decoder knows of one header segment: the key source it was
+# prepared for, the signature check of each candidate key and the message
+# when none verifies (verify_compact's wording for a Key or a KeySet).
+_Head = tuple[object, tuple[Callable[[bytes, bytes], bool], ...], str]
+
+
+class _Prepared:
+    """:func:`decode` with its options fixed once, for a verifier that decodes many tokens.
+
+    ``Prepared(...).decode(token, keys, now)`` returns what ``decode(token,
+    keys, **options, now=now)`` returns and raises what it raises, in the
+    same order (tests/middleware compares the two over many bad tokens);
+    it only does less work per token:
+
+    * options are validated and converted once, here, and the claim checks
+      are :func:`jotgate._claims.checker`'s, specialised for them;
+    * per protected-header segment (a service sees a handful), the header's
+      checks (strict parse, ``crit``, ``alg`` in the allow-list, ``typ``) and
+      the key selection (a ``Key`` or an immutable ``KeySet``) are done on
+      first sight and remembered, so a new token only has its signature,
+      payload and claims checked.
+
+    Anything off the common path (bytes, a JWE, a header that fails a check,
+    a key source of another kind, a key that cannot verify the ``alg``) goes
+    through :func:`decode` itself, so refusals are decode's own. Not
+    thread-hostile: the per-header memo is a dict replaced wholesale when full.
+    """
+
+    __slots__ = ("_algorithms", "_check", "_heads", "_options", "_typ")
+
+    def __init__(
+        self,
+        *,
+        algorithms: Collection[str],
+        issuer: str | Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        leeway: float | timedelta = 0,
+        required: Iterable[str] = (),
+        typ: str | None = None,
+    ) -> None:
+        """Fix the options (as :func:`decode` takes them; iterables are read once)."""
+        if isinstance(algorithms, str | bytes) or not algorithms:
+            raise UnsupportedAlgorithmError(
+                "algorithms must be a non-empty list of algorithm names, e.g. ['ES256']"
+            )
+        self._algorithms = tuple(algorithms)
+        if issuer is not None and not isinstance(issuer, str):
+            issuer = tuple(issuer)
+        if audience is not None and not isinstance(audience, str):
+            audience = tuple(audience)
+        required = tuple(required)
+        self._typ = typ
+        self._options: dict[str, Any] = {
+            "algorithms": self._algorithms,
+            "issuer": issuer,
+            "audience": audience,
+            "leeway": leeway,
+            "required": required,
+            "typ": typ,
+        }
+        self._check = checker(issuer=issuer, audience=audience, leeway=leeway, required=required)
+        self._heads: dict[str, _Head] = {}
+
+    def decode(
+        self, token: str | bytes, keys: KeySource, now: float | None = None
+    ) -> dict[str, Any]:
+        """The verified claims of ``token`` (a fresh dict); ``now`` defaults to the clock."""
+        claims = self.fast(token, keys, now)
+        return self._slow(token, keys, now) if claims is None else claims
+
+    def fast(self, token: str | bytes, keys: KeySource, now: float | None) -> dict[str, Any] | None:
+        """:meth:`decode` for the common token; None (nothing judged yet) sends it to decode.
+
+        None when ``token`` is not a plain three-part ASCII string within
+        the size limit, or its header is not one :meth:`_prepare` accepts:
+        the caller then has it judged by :meth:`decode` (the Verifier first
+        tells an encrypted token apart). Past that point every refusal is
+        raised here.
+        """
+        if type(token) is not str or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            return None
+        # Three finds, not count() and split(): one pass, no segment strings.
+        first = token.find(".")
+        second = token.find(".", first + 1)
+        if first < 0 or second < 0 or token.find(".", second + 1) >= 0:
+            return None
+        head = token[:first]
+        prepared = self._heads.get(head)
+        if prepared is None or prepared[0] is not keys:
+            prepared = self._prepare(head, keys)
+            if prepared is None:
+                return None
+        # From here on, verify_compact's own steps for a header it has cached.
+        raw = token.encode("ascii")
+        signing_input = raw[:second]
+        signature = decode_ascii(raw[second + 1 :], "JWS signature")
+        for verify in prepared[1]:
+            if verify(signing_input, signature):
+                break
+        else:
+            raise InvalidSignatureError(prepared[2])
+        # decode() checks typ here; a prepared header already passed it.
+        payload = decode_ascii(raw[first + 1 : second], "JWS payload")
+        claims = _json.loads_object(payload, what="JWT claims")
+        self._check(claims, time.time() if now is None else numeric_date(now))
+        return claims
+
+    def _slow(self, token: str | bytes, keys: KeySource, now: float | None) -> dict[str, Any]:
+        return decode(token, keys, now=now, **self._options)
+
+    def _prepare(self, head: str, keys: KeySource) -> _Head | None:
+        """Check a header segment and pick its keys once; None when decode must judge."""
+        kind = type(keys)
+        if kind is not Key and kind is not KeySet:
+            return None  # a custom key source may answer differently each time
+        try:
+            header = _load_header(head)
+            name = header["alg"]
+            if name not in self._algorithms:
+                return None
+            if self._typ is not None and not typ_matches(header.get("typ"), self._typ):
+                return None
+            alg = ALGORITHMS[name]
+            if kind is Key:
+                assert isinstance(keys, Key)
+                prepared: _Head = (keys, (keys.verifier(alg),), "the signature does not verify")
+            else:
+                assert isinstance(keys, KeySet)
+                verifiers = tuple(k.verifier(alg) for k in keys.select(alg, header.get("kid")))
+                prepared = (keys, verifiers, "the signature does not verify with any key")
+        except JoseError:
+            return None
+        heads = self._heads
+        if len(heads) >= _HEADS_SIZE:
+            heads = self._heads = {}  # bounded: junk headers cannot grow it
+        heads[head] = prepared
+        return prepared

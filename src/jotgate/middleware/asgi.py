@@ -21,7 +21,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any, Final
 
 from jotgate.errors import JoseError
@@ -29,7 +29,7 @@ from jotgate.errors import JoseError
 from .claims import Claims
 from .context import context_from_scope
 from .errors import AuthError
-from .transport import read_credentials
+from .transport import _scheme_token, read_credentials
 from .verifier import Verifier
 
 __all__ = ["CLAIMS_KEY", "AuthMiddleware", "claims_from_scope"]
@@ -111,6 +111,29 @@ class AuthMiddleware:
             if path in self._exact or path.startswith(self._prefixes):
                 await self.app(scope, receive, send)
                 return
+        if self._sync:
+            # The common request: a Bearer header and a token bound to nothing
+            # else, so no RequestContext is built and the headers are read
+            # once, up to the token. Everything else takes the path below.
+            token = _bearer_token(scope["headers"])
+            if token is not None:
+                verifier = self.verifier
+                try:
+                    claims, jkt, bound = verifier._verified(token)
+                    if jkt is not None or bound is not None:
+                        found = read_credentials(scope["headers"], self._cookie)
+                        request = context_from_scope(
+                            scope, found, trust_forwarded=self._trust_forwarded
+                        )
+                        verifier._check_bindings(token, jkt, bound, request)
+                except JoseError as exc:
+                    failure = verifier.failure(exc, expired_status=self._expired_status)
+                else:
+                    scope[CLAIMS_KEY] = claims
+                    await self.app(scope, receive, send)
+                    return
+                await self._refuse(kind, scope, receive, send, failure)
+                return
         found = read_credentials(scope["headers"], self._cookie)
         if found is None:
             if not self._required:
@@ -131,10 +154,35 @@ class AuthMiddleware:
                 scope[CLAIMS_KEY] = claims
                 await self.app(scope, receive, send)
                 return
+        await self._refuse(kind, scope, receive, send, failure)
+
+    @staticmethod
+    async def _refuse(
+        kind: str, scope: Scope, receive: Receive, send: Send, failure: AuthError
+    ) -> None:
         if kind == "http":
             await send_http_error(send, failure)
         else:
             await _refuse_websocket(scope, receive, send, failure)
+
+
+def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The token when :func:`read_credentials` would find it in a ``Bearer`` header, else None.
+
+    None also when the answer is another scheme (``DPoP``) or no header at
+    all (a cookie, or nothing): the caller then asks ``read_credentials``.
+    Like it, the first ``Authorization`` with a known scheme counts.
+    """
+    for name, value in headers:
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text.startswith("Bearer "):
+                # What _scheme_token gives: nothing to strip on the left.
+                return text[7:].strip()
+            found = _scheme_token(text)
+            if found is not None:
+                return found[1] if found[0] == "bearer" else None
+    return None
 
 
 def _asgi_headers(failure: AuthError) -> list[tuple[bytes, bytes]]:

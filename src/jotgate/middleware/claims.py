@@ -38,13 +38,6 @@ def _strings(value: object, name: str) -> tuple[str, ...]:
     raise InvalidClaimError(f"'{name}' must be a list of strings", claim=name, reason="type")
 
 
-def _optional_str(claims: Mapping[str, Any], name: str) -> str | None:
-    value = claims.get(name)
-    if value is None or type(value) is str:
-        return value
-    raise InvalidClaimError(f"'{name}' must be a string", claim=name, reason="type")
-
-
 class Claims(NamedTuple):
     """Verified claims of one access token.
 
@@ -76,7 +69,9 @@ class Claims(NamedTuple):
         ``roles``, ``scope`` or ``scp`` have the wrong JSON type; ``sub``,
         ``jti`` and ``exp`` types were already checked by ``jwt.decode``.
         """
-        # Written flat: this runs once per new token on the request path.
+        # Written flat: this runs once per new token on the request path
+        # (helpers only on the error path; tuple.__new__ skips the NamedTuple
+        # __new__ wrapper, a Python-level call).
         get = claims.get
         sid = get("sid")
         if sid is not None and type(sid) is not str:
@@ -91,14 +86,14 @@ class Claims(NamedTuple):
         else:
             scp = get("scp")
             scopes = () if scp is None else _strings(scp, "scp")
-        return cls(
-            _optional_str(claims, "sub"),
-            sid,
-            _optional_str(claims, "jti"),
-            get("exp"),
-            roles,
-            scopes,
-            MappingProxyType(claims),
+        sub = get("sub")
+        if sub is not None and type(sub) is not str:
+            raise InvalidClaimError("'sub' must be a string", claim="sub", reason="type")
+        jti = get("jti")
+        if jti is not None and type(jti) is not str:
+            raise InvalidClaimError("'jti' must be a string", claim="jti", reason="type")
+        return tuple.__new__(
+            cls, (sub, sid, jti, get("exp"), roles, scopes, MappingProxyType(claims))
         )
 
     def get(self, name: str, default: Any = None) -> Any:

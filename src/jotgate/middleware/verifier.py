@@ -6,7 +6,8 @@ checks that run on every hit: expiry (``now >= exp + leeway`` drops the entry
 and raises ``ExpiredTokenError``) and revocation (a revoked ``sid``/``jti``
 drops the entry and raises :class:`TokenRevokedError`). Only tokens that
 verified are cached, so garbage cannot fill it. A new token goes through
-``jwt.decode`` with the verifier's policy, then the revocation check.
+``jwt.decode`` with the verifier's policy (prepared once, ``jwt._Prepared``:
+decode's checks and errors, less work per token), then the revocation check.
 
 :meth:`Verifier.averify` is the same for async code: with a remote key set
 it first awaits the key set for the token's ``kid`` (read cheaply from the
@@ -44,9 +45,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -198,8 +199,18 @@ class Verifier:
             max_age=dpop_max_age, leeway=dpop_leeway, clock=clock,
         )  # fmt: skip
         self.client_binding = ClientBindingPolicy(fingerprint_cookies)
+        # jwt.decode with this policy, prepared once (the same checks, less work per token).
+        self._decoder = jwt._Prepared(
+            algorithms=self._algorithms, issuer=self._issuer, audience=self._audience,
+            leeway=self._leeway, required=self._required, typ=self._typ,
+        )  # fmt: skip
         # token -> (claims, when the cached answer turns into "expired", cnf.jkt, (fgp, bnd))
         self._cache: dict[str, _Entry] = {}
+        # Tokens in the order they were cached, for first-in-first-out eviction.
+        # Not next(iter(dict)): after evictions a dict's first live entry sits
+        # behind all the deleted ones, and finding it cost ~5 us per insertion
+        # in a full 10,000-token cache (bench/middleware_bench.py).
+        self._order: deque[str] = deque()
 
     @property
     def revocations(self) -> RevocationSource | None:
@@ -244,14 +255,57 @@ class Verifier:
             if revocations is not None and revocations.is_revoked(claims):
                 self._refuse_cached(token, claims, expired=False)
         else:
-            signed = self._open(token)
-            keys = self._static if self._remote is None else self._remote.get_sync(peek_kid(signed))
-            claims, jkt, bound = self._verify_new(token, signed, keys)
+            claims, jkt, bound = self._miss(token)
         if bound is not None:
             self.client_binding.check(bound, request)
         if jkt is not None or dpop is not None:  # plain Bearer use skips the call entirely
             self.dpop.check(token, jkt, dpop)
         return claims
+
+    def _verified(self, token: str) -> tuple[Claims, str | None, tuple[Any, Any] | None]:
+        """:meth:`verify` without the binding checks: (claims, cnf.jkt, (fgp, bnd) or None).
+
+        For :class:`~jotgate.middleware.AuthMiddleware`, which builds a
+        request context only for a token that is bound (most are not); it
+        then calls :meth:`_check_bindings`. Sync key sources only.
+        """
+        entry = self._cache.get(token)
+        if entry is not None:
+            claims, deadline, jkt, bound = entry
+            if self._clock() >= deadline:
+                self._refuse_cached(token, claims, expired=True)
+            revocations = self._revocations
+            if revocations is not None and revocations.is_revoked(claims):
+                self._refuse_cached(token, claims, expired=False)
+            return claims, jkt, bound
+        return self._miss(token)
+
+    def _miss(self, token: str) -> tuple[Claims, str | None, tuple[Any, Any] | None]:
+        """A token not in the cache, from sync code: decode, check, remember."""
+        if self._decrypt is None and self._remote is None:
+            # The common case, without _open: the prepared decoder takes only
+            # plain three-part tokens (never a JWE), and leaves the rest to
+            # the full path below.
+            raw = self._decoder.fast(token, self._static, self._now())
+            if raw is not None:
+                return self._accept(token, raw)
+        signed = self._open(token)
+        keys = self._static if self._remote is None else self._remote.get_sync(peek_kid(signed))
+        return self._verify_new(token, signed, keys)
+
+    def _check_bindings(
+        self,
+        token: str,
+        jkt: str | None,
+        bound: tuple[Any, Any] | None,
+        request: RequestContext,
+    ) -> None:
+        """The rest of :meth:`verify` after :meth:`_verified`: fgp/bnd, then DPoP."""
+        dpop = request.dpop
+        if bound is not None:
+            self.client_binding.check(bound, request)
+        if jkt is not None or dpop is not None:
+            self.dpop.check(token, jkt, dpop)
 
     async def averify(
         self,
@@ -315,46 +369,52 @@ class Verifier:
             raise ExpiredTokenError("the token has expired", expired_at=claims.exp or 0)
         raise TokenRevokedError("the token has been revoked")
 
+    def _now(self) -> float | None:
+        # None lets the decoder read the clock itself, skipping a conversion.
+        return None if self._clock is time.time else self._clock()
+
     def _verify_new(
         self, token: str, signed: str, keys: Key | KeySet
     ) -> tuple[Claims, str | None, tuple[Any, Any] | None]:
-        raw: dict[str, Any] = jwt.decode(
-            signed,
-            keys,
-            algorithms=self._algorithms,
-            issuer=self._issuer,
-            audience=self._audience,
-            leeway=self._leeway,
-            required=self._required,
-            typ=self._typ,
-            # None lets jwt.decode read the clock itself, skipping a conversion.
-            now=None if self._clock is time.time else self._clock(),
-        )
+        return self._accept(token, self._decoder.decode(signed, keys, self._now()))
+
+    def _accept(
+        self, token: str, raw: dict[str, Any]
+    ) -> tuple[Claims, str | None, tuple[Any, Any] | None]:
+        """Typed claims, bindings and revocation of a decoded token; cache it when it passes."""
         claims = Claims.from_dict(raw)
-        jkt = dpop.bound_jkt(raw)  # a malformed cnf makes the token invalid
-        bound = bound_claims(raw)
+        # Most tokens carry neither: skip the calls (both read these names only).
+        jkt = dpop.bound_jkt(raw) if "cnf" in raw else None  # a bad cnf is an invalid token
+        bound = bound_claims(raw) if "fgp" in raw or "bnd" in raw else None
         if self._revocations is not None and self._revocations.is_revoked(claims):
             raise TokenRevokedError("the token has been revoked")
         if self._cache_size:
             exp = claims.exp
-            deadline = float("inf") if exp is None else exp + self._leeway
-            self._remember(token, (claims, deadline, jkt, bound))
+            try:
+                deadline = float("inf") if exp is None else exp + self._leeway
+            except OverflowError:  # an integer exp too large for a float: never, in effect
+                deadline = float("inf")
+            # First in, first out: O(1), and only tokens that verified get
+            # in, so the cache holds live users' tokens, never an attacker's
+            # junk. The order may name a token already dropped (expired,
+            # revoked, forgotten: popping it again is harmless) or twice (two
+            # threads verified it at once): the cache never outgrows the
+            # order, nor the order cache_size.
+            order, cache = self._order, self._cache
+            while len(order) >= self._cache_size:
+                try:  # try, not contextlib.suppress: free when nothing is raised
+                    cache.pop(order.popleft(), None)
+                except IndexError:  # another thread emptied it first
+                    break
+            cache[token] = (claims, deadline, jkt, bound)
+            order.append(token)
         return claims, jkt, bound
-
-    def _remember(self, token: str, entry: _Entry) -> None:
-        cache = self._cache
-        if len(cache) >= self._cache_size:
-            # First in, first out: O(1), and only tokens that verified get in,
-            # so the cache holds live users' tokens, never an attacker's junk.
-            # Another thread may change the dict first: the bound is approximate.
-            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del cache[next(iter(cache))]
-        cache[token] = entry
 
     def forget(self, token: str | None = None) -> None:
         """Drop one cached token, or (without an argument) the whole cache."""
         if token is None:
             self._cache.clear()
+            self._order.clear()
         else:
             self._cache.pop(token, None)
 
