@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
+from jotgate.server import Settings
 from jotgate.server.models import RefreshToken
 from jotgate.server.sessions import hash_refresh_token
 
@@ -29,24 +30,44 @@ async def _row(server: Server, token: str) -> RefreshToken:
     return row
 
 
-async def test_a_refresh_takes_five_statements_in_one_write_transaction(tmp_path: Path) -> None:
-    async with running(test_settings(tmp_path)) as srv:
+def _recorder(engine: Any) -> tuple[list[str], Any]:
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    return statements, record
+
+
+async def _statements_of_a_refresh(settings: Settings) -> tuple[list[str], Server]:
+    async with running(settings) as srv:
         tokens = await srv.signup()
         await srv.runtime.tokens.warm()
-        statements: list[str] = []
         engine = srv.runtime.engine.sync_engine
-
-        def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-            statements.append(statement.split()[0].upper())
-
-        event.listen(engine, "before_cursor_execute", record)
+        statements, record = _recorder(engine)
         try:
             response = await _refresh(srv, tokens["refresh_token"])
         finally:
             event.remove(engine, "before_cursor_execute", record)
         assert response.status_code == 200, response.text
-        # Denylist lookups of other requests aside, the rotation itself:
-        assert statements == ["BEGIN", "SELECT", "UPDATE", "INSERT", "UPDATE", "INSERT"]
+        return statements, srv
+
+
+async def test_on_postgresql_a_refresh_takes_five_statements_in_one_transaction(
+    tmp_path: Path, pg_url: str
+) -> None:
+    statements, _ = await _statements_of_a_refresh(test_settings(tmp_path, database_url=pg_url))
+    # Denylist lookups of other requests aside, the rotation itself (asyncpg's
+    # BEGIN is not a cursor statement):
+    assert statements == ["SELECT", "UPDATE", "INSERT", "UPDATE", "INSERT"]
+
+
+async def test_on_sqlite_a_refresh_goes_through_the_writer_thread(tmp_path: Path) -> None:
+    statements, srv = await _statements_of_a_refresh(test_settings(tmp_path))
+    assert srv.runtime.sqlite_writer is not None
+    # Nothing through the async engine: the rotation ran on the writer's connection.
+    assert statements == []
 
 
 async def test_rotation_wipes_the_predecessors_sealed_successor(tmp_path: Path) -> None:

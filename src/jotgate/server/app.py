@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(edge.router)
     app.include_router(oauth.router)
     app.include_router(revocations.router)
-    # /auth/verify without FastAPI's per-request machinery; matched before its
-    # declared (OpenAPI) twin in edge.router.
-    app.router.routes[0:0] = edge.plain_routes()
+    # /auth/verify and /auth/refresh without FastAPI's per-request machinery;
+    # matched before their declared (OpenAPI) twins in the routers.
+    app.router.routes[0:0] = [*edge.plain_routes(), *auth.plain_routes()]
     return app

@@ -19,9 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
     "ApiError",
+    "describe_errors",
     "error_response",
     "install_error_handlers",
     "invalid_token",
+    "is_json_content_type",
     "missing_token",
 ]
 
@@ -75,7 +77,8 @@ def error_response(
     )
 
 
-def _describe(errors: list[Any]) -> str:
+def describe_errors(errors: list[Any]) -> str:
+    """Up to five validation errors as one line: ``field: what is wrong``."""
     parts = []
     for error in errors[:5]:
         loc = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
@@ -89,7 +92,8 @@ def _describe(errors: list[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def _is_json_content_type(value: str | None) -> bool:
+def is_json_content_type(value: str | None) -> bool:
+    """``application/json`` or any ``application/*+json``, parameters ignored."""
     if not value:
         return False
     media = value.split(";", 1)[0].strip().lower()
@@ -108,13 +112,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             "transfer-encoding" in request.headers
         )
         content_type = request.headers.get("content-type")
-        if body_present and not _is_json_content_type(content_type):
+        if body_present and not is_json_content_type(content_type):
             return error_response(
                 415, "unsupported_media_type", "send the body as application/json"
             )
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "malformed_json", "the request body is not valid JSON")
-    return error_response(422, "invalid_request", _describe(errors))
+    return error_response(422, "invalid_request", describe_errors(errors))
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -25,6 +25,7 @@ from .passwords import PasswordService
 from .revocation_feed import purge_expired as purge_feed
 from .sessions import SessionService
 from .settings import Settings
+from .sqlite_writer import SqliteWriter
 from .throttle import LoginThrottle, ThrottlePolicy
 from .throttle_stores import DatabaseThrottleStore, RedisThrottleStore, ThrottleStore
 from .token_encryption import EncryptionKeys, open_encryption_keys
@@ -58,6 +59,8 @@ class Runtime:
     dpop: DPoPService
     #: HMAC key of the cookie-mode CSRF values (:mod:`.transport`); the same in every process.
     csrf_key: bytes = b""  # set by open_runtime
+    #: SQLite only: the thread that runs refresh rotations (:mod:`.sqlite_writer`).
+    sqlite_writer: SqliteWriter | None = None
     _housekeeping: asyncio.Task[None] | None = None
 
     def start_housekeeping(self) -> None:
@@ -88,6 +91,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeping
         self.passwords.close()
+        if self.sqlite_writer is not None:
+            await self.sqlite_writer.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -147,7 +152,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         await engine.dispose()
         raise
     tokens = TokenService(settings, keys, denylist, encryption)
-    sessions = SessionService(settings, db, tokens, denylist, sealer)
+    writer = _sqlite_writer(engine)
+    sessions = SessionService(settings, db, tokens, denylist, sealer, writer)
     users = UserService(db, passwords, sessions)
     throttle_store: ThrottleStore = (
         RedisThrottleStore(redis) if redis is not None else DatabaseThrottleStore(db)
@@ -172,4 +178,18 @@ async def open_runtime(settings: Settings) -> Runtime:
         logins=LoginService(users, throttle, db),
         dpop=DPoPService(settings, replay, nonces),
         csrf_key=csrf_key,
+        sqlite_writer=writer,
     )
+
+
+def _sqlite_writer(engine: AsyncEngine) -> SqliteWriter | None:
+    """A writer thread for a SQLite database file; None for PostgreSQL or in-memory SQLite."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return None
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or url.query:
+        return None  # one connection's private database, or options only the engine knows
+    writer = SqliteWriter(path)
+    writer.start()
+    return writer

@@ -15,10 +15,10 @@ reuse means theft and the whole family dies.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from functools import partial
+from typing import Any, Final
 
 from sqlalchemy import (
     delete,
@@ -35,11 +35,15 @@ from .bindings import Binding
 from .denylist import Denylist
 from .errors import ApiError, invalid_token
 from .models import RefreshToken, Session, User
+from .refresh_rules import Family, Found, Holder, LostRace, Rotated, Successor, judge
 from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
+from .refresh_sqlite import UsedBefore
+from .refresh_sqlite import rotate as rotate_on_sqlite
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
 from .session_revocation import SessionRevocation
 from .settings import Settings
+from .sqlite_writer import SqliteWriter
 from .tokens import TokenService, new_refresh_token
 
 __all__ = ["Revocations", "SessionService", "TokenPair", "hash_refresh_token"]
@@ -62,51 +66,20 @@ class _Reuse:
     session_id: str
 
 
-@dataclass(frozen=True)
-class _Holder:
-    """The user columns a refresh needs."""
-
-    id: str
-    roles: list[str]
-
-
-@dataclass(frozen=True)
-class _Family:
-    """The session columns a refresh needs."""
-
-    id: str
-    expires_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class _Rotated:
-    """A rotation committed; its access token is signed after the commit."""
-
-    user: _Holder
-    session: _Family
-    plain: str
-    expires_at: dt.datetime
-    now: dt.datetime
-
-
-class _LostRace(Exception):
-    """Another transaction rotated the token between our read and our update."""
-
-
-def _refresh_error(code: str, message: str) -> ApiError:
-    return ApiError(401, code, message)
-
-
-def _check_dpop_key(session_jkt: str | None, binding: Binding) -> None:
-    """A DPoP-bound session refreshes only with a proof by its own key (RFC 9449 §5)."""
-    if session_jkt is None:
-        return
-    if binding.jkt is None:
-        raise ApiError(
-            400, "invalid_dpop_proof", "this session is bound to a DPoP key: send a DPoP proof"
-        )
-    if not hmac.compare_digest(binding.jkt.encode(), session_jkt.encode()):
-        raise ApiError(400, "invalid_dpop_proof", "the DPoP proof is by another key")
+def _found(row: Any) -> Found:
+    """FIND's row (outer joins: the session and user columns may be NULL)."""
+    return Found(
+        id=row.id,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+        sid=row.sid,
+        session_expires_at=row.session_expires_at,
+        revoked_at=row.revoked_at,
+        dpop_jkt=row.dpop_jkt,
+        uid=row.uid,
+        roles=list(row.roles or []),
+        disabled=bool(row.disabled),
+    )
 
 
 class SessionService(SessionRevocation):
@@ -119,12 +92,14 @@ class SessionService(SessionRevocation):
         tokens: TokenService,
         denylist: Denylist,
         successor_sealer: Sealer,
+        sqlite_writer: SqliteWriter | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._tokens = tokens
         self._denylist = denylist
         self._sealer = successor_sealer
+        self._writer = sqlite_writer
 
     # -- login -------------------------------------------------------------
 
@@ -171,8 +146,8 @@ class SessionService(SessionRevocation):
 
     async def _pair(
         self,
-        user: User | _Holder,
-        session: Session | _Family,
+        user: User | Holder,
+        session: Session | Family,
         refresh_plain: str,
         refresh_expires_at: dt.datetime,
         now: dt.datetime,
@@ -221,7 +196,7 @@ class SessionService(SessionRevocation):
         for _ in range(_ROTATION_ATTEMPTS):
             try:
                 result = await self._refresh_once(refresh_token, access_sid, client, binding)
-            except _LostRace:
+            except LostRace:
                 continue
             if isinstance(result, _Reuse):
                 await self._denylist.revoke([result.session_id], self._deny_until())
@@ -241,50 +216,47 @@ class SessionService(SessionRevocation):
         except ApiError:
             return None
 
+    def _successor(self) -> Successor:
+        plain = new_refresh_token()
+        return Successor(
+            id=str(uuid.uuid4()),
+            plain=plain,
+            token_hash=hash_refresh_token(plain),
+            sealed=self._sealer.seal(plain.encode())
+            if self._settings.refresh_reuse_grace
+            else None,
+        )
+
     async def _refresh_once(
         self, refresh_token: str, access_sid: str | None, client: ClientInfo, binding: Binding
     ) -> TokenPair | _Reuse:
         now = _now()
-        async with self._sessions() as db, db.begin():
-            # Token, session and user in one statement.
-            conn = await db.connection()
-            found = (
-                await conn.execute(FIND, {"p_hash": hash_refresh_token(refresh_token)})
-            ).one_or_none()
-            if found is None:
-                raise _refresh_error("invalid_refresh_token", "this refresh token is not valid")
-            if found.sid is None or found.uid is None or found.revoked_at is not None:
-                raise invalid_token("token_revoked", "this session has ended; log in again")
-            if found.disabled:
-                raise invalid_token("token_revoked", "this account is disabled")
-            if now >= found.session_expires_at:
-                raise _refresh_error(
-                    "session_expired", "this session reached its maximum age; log in again"
+        token_hash = hash_refresh_token(refresh_token)
+        rotated: Rotated | TokenPair | _Reuse
+        if self._writer is not None:
+            # SQLite: the whole rotation in the writer thread, one hop, group-committed.
+            outcome = await self._writer.run(
+                partial(
+                    rotate_on_sqlite,
+                    token_hash=token_hash,
+                    now=now,
+                    access_sid=access_sid,
+                    proof_jkt=binding.jkt,
+                    successor=self._successor(),
+                    refresh_ttl=self._settings.refresh_token_ttl,
+                    client=client,
                 )
-            _check_dpop_key(found.dpop_jkt, binding)
-            if found.used_at is not None:
-                # Rare (a concurrent tab, or theft): the ORM path.
-                row = await db.get(RefreshToken, found.id)
-                session = await db.get(Session, found.sid)
-                user = await db.get(User, found.uid)
-                assert row is not None
-                assert session is not None
-                assert user is not None
-                return await self._replay(db, row, session, user, now, client, binding)
-            if now >= found.expires_at and access_sid != found.sid:
-                raise _refresh_error(
-                    "refresh_token_expired", "this refresh token has expired; log in again"
-                )
-            rotated = await self._rotate(
-                conn,
-                token_id=found.id,
-                user=_Holder(found.uid, list(found.roles or [])),
-                session=_Family(found.sid, found.session_expires_at),
-                # Bound from now on, like a login with a proof.
-                bind_jkt=binding.jkt if found.dpop_jkt is None else None,
-                now=now,
-                client=client,
             )
+            # Used before (a concurrent tab, or theft): rare, the general path decides.
+            rotated = (
+                await self._refresh_core(token_hash, access_sid, client, binding)
+                if isinstance(outcome, UsedBefore)
+                else outcome
+            )
+        else:
+            rotated = await self._refresh_core(token_hash, access_sid, client, binding)
+        if not isinstance(rotated, Rotated):
+            return rotated
         # Signed after the commit: the write lock is not held for the signature.
         return await self._pair(
             rotated.user,
@@ -295,36 +267,75 @@ class SessionService(SessionRevocation):
             binding,
         )
 
+    async def _refresh_core(
+        self, token_hash: str, access_sid: str | None, client: ClientInfo, binding: Binding
+    ) -> Rotated | TokenPair | _Reuse:
+        """Rotation, replay or theft through SQLAlchemy Core, on any database."""
+        now = _now()
+        async with self._sessions() as db, db.begin():
+            # Token, session and user in one statement.
+            conn = await db.connection()
+            row = (await conn.execute(FIND, {"p_hash": token_hash})).one_or_none()
+            found = None if row is None else _found(row)
+            if not judge(found, now=now, access_sid=access_sid, proof_jkt=binding.jkt):
+                assert found is not None
+                assert found.sid is not None
+                assert found.uid is not None
+                token = await db.get(RefreshToken, found.id)
+                session = await db.get(Session, found.sid)
+                user = await db.get(User, found.uid)
+                assert token is not None
+                assert session is not None
+                assert user is not None
+                return await self._replay(db, token, session, user, now, client, binding)
+            assert found is not None
+            assert found.sid is not None
+            assert found.uid is not None
+            assert found.session_expires_at is not None
+            return await self._rotate(
+                conn,
+                token_id=found.id,
+                user=Holder(found.uid, list(found.roles or [])),
+                session=Family(found.sid, found.session_expires_at),
+                # Bound from now on, like a login with a proof.
+                bind_jkt=binding.jkt if found.dpop_jkt is None else None,
+                now=now,
+                client=client,
+            )
+
     async def _rotate(
         self,
         conn: AsyncConnection,
         *,
         token_id: str,
-        user: _Holder,
-        session: _Family,
+        user: Holder,
+        session: Family,
         bind_jkt: str | None,
         now: dt.datetime,
         client: ClientInfo,
-    ) -> _Rotated:
+    ) -> Rotated:
         """Four statements: rotate (one conditional UPDATE), insert, touch the session, audit."""
-        plain = new_refresh_token()
-        successor_id = str(uuid.uuid4())
+        successor = self._successor()
         expires_at = min(
             now + dt.timedelta(seconds=self._settings.refresh_token_ttl), session.expires_at
         )
-        sealed = self._sealer.seal(plain.encode()) if self._settings.refresh_reuse_grace else None
         changed = await conn.execute(
             ROTATE,
-            {"p_tid": token_id, "p_now": now, "p_successor": successor_id, "p_sealed": sealed},
+            {
+                "p_tid": token_id,
+                "p_now": now,
+                "p_successor": successor.id,
+                "p_sealed": successor.sealed,
+            },
         )
         if token_id not in changed.scalars().all():
-            raise _LostRace  # rolls back, the predecessor's grace included
+            raise LostRace  # rolls back, the predecessor's grace included
         await conn.execute(
             insert(TOKENS),
             {
-                "id": successor_id,
+                "id": successor.id,
                 "session_id": session.id,
-                "token_hash": hash_refresh_token(plain),
+                "token_hash": successor.token_hash,
                 "created_at": now,
                 "expires_at": expires_at,
                 "used_at": None,
@@ -340,7 +351,9 @@ class SessionService(SessionRevocation):
             insert(AUDIT),
             audit.event_fields("refresh", client=client, user_id=user.id, session_id=session.id),
         )
-        return _Rotated(user=user, session=session, plain=plain, expires_at=expires_at, now=now)
+        return Rotated(
+            user=user, session=session, plain=successor.plain, expires_at=expires_at, now=now
+        )
 
     async def _replay(
         self,

@@ -25,10 +25,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 
 from .audit import ClientInfo
 from .bindings import clear_fingerprint, set_fingerprint
@@ -49,6 +51,8 @@ __all__ = [
     "client_info",
     "csrf_value",
     "refresh_token_from",
+    "token_body",
+    "token_json_response",
     "token_response",
 ]
 
@@ -165,48 +169,75 @@ def token_response(
 
     Cookies (see the module docstring) all live as long as the refresh token.
     """
+    _attach(pair, response, settings, csrf_key)
+    return TokenResponse.model_validate(token_body(pair, settings))
+
+
+def token_json_response(
+    pair: TokenPair,
+    settings: Settings,
+    csrf_key: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The same answer as :func:`token_response` as a finished response, for plain routes.
+
+    Byte for byte what FastAPI writes for a route returning
+    :func:`token_response`'s model: the same JSON (fields in the model's
+    order, nulls kept), headers and cookies.
+    """
+    response = JSONResponse(token_body(pair, settings), headers=headers)
+    _attach(pair, response, settings, csrf_key)
+    return response
+
+
+def token_body(pair: TokenPair, settings: Settings) -> dict[str, str | int | None]:
+    """The token response's fields (:class:`TokenResponse`), tokens left out per transport."""
+    in_body = settings.token_transport in ("body", "both")
+    return {
+        "access_token": pair.access_token if in_body else None,
+        "token_type": pair.token_type,
+        "expires_in": pair.expires_in,
+        "refresh_token": pair.refresh_token if in_body else None,
+        "refresh_expires_in": pair.refresh_expires_in,
+    }
+
+
+def _attach(pair: TokenPair, response: Response, settings: Settings, csrf_key: bytes) -> None:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     if pair.fingerprint is not None:
         # Lives as long as the refresh token: each refresh sends a new one.
         set_fingerprint(response, settings, pair.fingerprint, pair.refresh_expires_in)
-    if _uses_cookies(settings):
-        lifetime = pair.refresh_expires_in
-        response.set_cookie(
-            ACCESS_COOKIE,
-            pair.access_token,
-            max_age=lifetime,
-            httponly=True,
-            secure=True,
-            samesite="strict",
-            path="/",
-        )
-        response.set_cookie(
-            REFRESH_COOKIE,
-            pair.refresh_token,
-            max_age=lifetime,
-            httponly=True,
-            secure=True,
-            samesite="strict",
-            path=REFRESH_PATH,
-        )
-        _delete(response, REFRESH_COOKIE, _LEGACY_REFRESH_PATH, httponly=True)
-        response.set_cookie(
-            CSRF_COOKIE,
-            csrf_value(csrf_key, pair.session_id),
-            max_age=lifetime,
-            httponly=False,  # the page's script must read it to echo it in the header
-            secure=True,
-            samesite="strict",
-            path="/",
-        )
-    in_body = settings.token_transport in ("body", "both")
-    return TokenResponse(
-        access_token=pair.access_token if in_body else None,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-        refresh_token=pair.refresh_token if in_body else None,
-        refresh_expires_in=pair.refresh_expires_in,
+    if not _uses_cookies(settings):
+        return
+    lifetime = pair.refresh_expires_in
+    response.set_cookie(
+        ACCESS_COOKIE,
+        pair.access_token,
+        max_age=lifetime,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        path="/",
+    )
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=lifetime,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        path=REFRESH_PATH,
+    )
+    _delete(response, REFRESH_COOKIE, _LEGACY_REFRESH_PATH, httponly=True)
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf_value(csrf_key, pair.session_id),
+        max_age=lifetime,
+        httponly=False,  # the page's script must read it to echo it in the header
+        secure=True,
+        samesite="strict",
+        path="/",
     )
 
 

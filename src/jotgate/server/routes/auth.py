@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Request, Response, status
+from pydantic import ValidationError
+from starlette.routing import BaseRoute, Route
 
 from ..bindings import new_binding
 from ..deps import Authenticated, RuntimeDep
-from ..errors import ApiError, missing_token
+from ..errors import (
+    ApiError,
+    describe_errors,
+    error_response,
+    is_json_content_type,
+    missing_token,
+)
+from ..runtime import Runtime
 from ..schemas import Credentials, ErrorBody, LogoutRequest, RefreshRequest, TokenResponse
 from ..tokens import AccessClaims
 from ..transport import (
@@ -15,6 +26,7 @@ from ..transport import (
     clear_cookies,
     client_info,
     refresh_token_from,
+    token_json_response,
     token_response,
 )
 
@@ -46,23 +58,10 @@ async def login(
     return token_response(pair, response, runtime.settings, runtime.csrf_key)
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=_ERRORS)
-async def refresh(
-    request: Request,
-    response: Response,
-    runtime: RuntimeDep,
-    body: RefreshRequest | None = None,
-) -> TokenResponse:
-    """Trade a refresh token for a new pair (rotation; reuse after the grace window revokes).
-
-    Send the still-valid access token in ``Authorization`` too, and an
-    idle-expired refresh token of the same session is still honoured. A
-    DPoP-bound session needs a proof by its key; the fingerprint rotates.
-    With a cookie (refresh or access), ``X-CSRF-Token`` must be the CSRF
-    value of the refresh token's session, checked before anything rotates.
-    """
+async def _refresh(request: Request, runtime: Runtime, body_token: str | None) -> Response:
+    """The refresh itself, for both routes below."""
     settings = runtime.settings
-    token = refresh_token_from(request, settings, body.refresh_token if body else None)
+    token = refresh_token_from(request, settings, body_token)
     if token is None:
         raise ApiError(400, "invalid_request", 'send {"refresh_token": "..."}')
     presented = access_token_from(request, settings)
@@ -79,8 +78,68 @@ async def refresh(
         client=client,
         binding=new_binding(settings, client, cookies=True, jkt=jkt),
     )
-    response.headers.update(runtime.dpop.nonce_headers())
-    return token_response(pair, response, settings, runtime.csrf_key)
+    return token_json_response(pair, settings, runtime.csrf_key, runtime.dpop.nonce_headers())
+
+
+async def _refresh_body(request: Request) -> str | None:
+    """The JSON body's ``refresh_token``, judged exactly as FastAPI judges ``RefreshRequest``.
+
+    No body (or ``null``) is no token; a body not labelled JSON is 415, one
+    that is not JSON 400 ``malformed_json``, one that breaks the schema 422.
+    """
+    raw = await request.body()
+    if not raw:
+        return None
+    # Strict like FastAPI's default: no Content-Type is not JSON either.
+    if not is_json_content_type(request.headers.get("content-type")):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "malformed_json", "the request body is not valid JSON") from None
+    if data is None:
+        return None
+    try:
+        # from_attributes as FastAPI validates bodies (it words the errors the same way).
+        return RefreshRequest.model_validate(data, from_attributes=True).refresh_token
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", describe_errors(list(exc.errors()))) from None
+
+
+async def refresh_endpoint(request: Request) -> Response:
+    """POST /auth/refresh as a plain Starlette endpoint (see :func:`plain_routes`)."""
+    try:
+        return await _refresh(request, request.app.state.runtime, await _refresh_body(request))
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+def plain_routes() -> list[BaseRoute]:
+    """POST /auth/refresh without FastAPI's per-request machinery; mount before the API routes.
+
+    Refresh is the busiest write: dependency solving, body validation through
+    FastAPI and response-model serialisation cost as much as the rest of
+    the endpoint's Python. The FastAPI route below declares the endpoint for
+    the OpenAPI document and answers the same way should it ever be reached.
+    """
+    return [Route("/auth/refresh", refresh_endpoint, methods=["POST"], include_in_schema=False)]
+
+
+@router.post("/refresh", response_model=TokenResponse, responses=_ERRORS)
+async def refresh(
+    request: Request,
+    runtime: RuntimeDep,
+    body: RefreshRequest | None = None,
+) -> Response:
+    """Trade a refresh token for a new pair (rotation; reuse after the grace window revokes).
+
+    Send the still-valid access token in ``Authorization`` too, and an
+    idle-expired refresh token of the same session is still honoured. A
+    DPoP-bound session needs a proof by its key; the fingerprint rotates.
+    With a cookie (refresh or access), ``X-CSRF-Token`` must be the CSRF
+    value of the refresh token's session, checked before anything rotates.
+    """
+    return await _refresh(request, runtime, body.refresh_token if body else None)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)

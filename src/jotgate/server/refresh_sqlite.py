@@ -1,0 +1,147 @@
+"""Refresh-token rotation as one function of a ``sqlite3`` connection, for the writer thread.
+
+The statements are :mod:`.refresh_sql`'s Core statements compiled once for
+SQLite (named parameters), so the SQL has one definition; this module only
+converts values the way SQLAlchemy stores them on SQLite (naive UTC
+datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text, JSON as text, booleans as
+0/1), which a test pins against rows written through the ORM.
+
+Run inside :class:`.sqlite_writer.SqliteWriter`'s ``BEGIN IMMEDIATE``
+transaction, the read and the conditional update cannot interleave with
+another writer; the race guard stays anyway (it costs nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from typing import Any, Final
+
+from sqlalchemy import insert
+from sqlalchemy.dialects import sqlite
+
+from .audit import ClientInfo, event_fields
+from .refresh_rules import Family, Found, Holder, LostRace, Rotated, Successor, judge
+from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
+
+__all__ = ["UsedBefore", "db_time", "rotate"]
+
+_DIALECT: Final = sqlite.dialect(paramstyle="named")
+_TOKEN_COLUMNS: Final = ["id", "session_id", "token_hash", "created_at", "expires_at"]
+_AUDIT_COLUMNS: Final = ["at", "event", "user_id", "session_id", "ip", "user_agent", "detail"]
+
+_FIND_SQL: Final = str(FIND.compile(dialect=_DIALECT))
+_ROTATE_SQL: Final = str(ROTATE.compile(dialect=_DIALECT))
+_TOUCH_SQL: Final = str(TOUCH.compile(dialect=_DIALECT))
+_INSERT_SQL: Final = str(insert(TOKENS).compile(dialect=_DIALECT, column_keys=_TOKEN_COLUMNS))
+_AUDIT_SQL: Final = str(insert(AUDIT).compile(dialect=_DIALECT, column_keys=_AUDIT_COLUMNS))
+_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class UsedBefore:
+    """The token was rotated already: the caller replays or revokes (not here)."""
+
+    __slots__ = ()
+
+
+USED_BEFORE: Final = UsedBefore()
+
+
+def db_time(value: dt.datetime) -> str:
+    """An aware datetime as SQLAlchemy stores it on SQLite: naive UTC text, microseconds."""
+    return value.astimezone(dt.UTC).strftime(_TIME_FORMAT)
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def _found(row: tuple[Any, ...] | None) -> Found | None:
+    if row is None:
+        return None
+    token_id, expires_at, used_at, sid, session_expires_at, revoked_at, jkt, uid, roles, off = row
+    expires = _time(expires_at)
+    assert expires is not None  # NOT NULL column
+    return Found(
+        id=token_id,
+        expires_at=expires,
+        used_at=_time(used_at),
+        sid=sid,
+        session_expires_at=_time(session_expires_at),
+        revoked_at=_time(revoked_at),
+        dpop_jkt=jkt,
+        uid=uid,
+        roles=list(json.loads(roles)) if roles else [],
+        disabled=bool(off),
+    )
+
+
+def rotate(
+    connection: sqlite3.Connection,
+    *,
+    token_hash: str,
+    now: dt.datetime,
+    access_sid: str | None,
+    proof_jkt: str | None,
+    successor: Successor,
+    refresh_ttl: int,
+    client: ClientInfo,
+) -> Rotated | UsedBefore:
+    """Find, judge and rotate one refresh token; :data:`USED_BEFORE` if it was rotated already.
+
+    Refusals raise :class:`.errors.ApiError` before anything is written.
+    """
+    found = _found(connection.execute(_FIND_SQL, {"p_hash": token_hash}).fetchone())
+    if not judge(found, now=now, access_sid=access_sid, proof_jkt=proof_jkt):
+        return USED_BEFORE
+    assert found is not None
+    assert found.sid is not None
+    assert found.uid is not None
+    assert found.session_expires_at is not None
+    expires_at = min(now + dt.timedelta(seconds=refresh_ttl), found.session_expires_at)
+    stamp = db_time(now)
+    changed = connection.execute(
+        _ROTATE_SQL,
+        {
+            "p_tid": found.id,
+            "p_now": stamp,
+            "p_successor": successor.id,
+            "p_sealed": successor.sealed,
+        },
+    ).fetchall()
+    if (found.id,) not in changed:
+        raise LostRace
+    connection.execute(
+        _INSERT_SQL,
+        {
+            "id": successor.id,
+            "session_id": found.sid,
+            "token_hash": successor.token_hash,
+            "created_at": stamp,
+            "expires_at": db_time(expires_at),
+        },
+    )
+    connection.execute(
+        _TOUCH_SQL,
+        {
+            "p_sid": found.sid,
+            "p_now": stamp,
+            "p_ip": client.ip or None,
+            # Bound from now on, like a login with a proof (only if not bound yet).
+            "p_jkt": proof_jkt if found.dpop_jkt is None else None,
+        },
+    )
+    event = event_fields("refresh", client=client, user_id=found.uid, session_id=found.sid)
+    event["at"] = db_time(event["at"])
+    event["detail"] = json.dumps(event["detail"])
+    connection.execute(_AUDIT_SQL, event)
+    return Rotated(
+        user=Holder(found.uid, found.roles),
+        session=Family(found.sid, found.session_expires_at),
+        plain=successor.plain,
+        expires_at=expires_at,
+        now=now,
+    )
