@@ -34,11 +34,19 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from . import _b64, _json
 from ._claims import numeric_date, typ_matches
-from ._dpop_checks import aths, cached_ath, check_algorithms, fresh, same, seconds
+from ._dpop_checks import (
+    aths,
+    cached_ath,
+    check_algorithms,
+    claims_object,
+    fresh,
+    same,
+    seconds,
+)
 from ._dpop_create import TYP, access_token_hash, create_proof
 from ._dpop_htu import normalize_htu
 from ._dpop_nonce import NonceSource
@@ -50,10 +58,15 @@ from ._dpop_replay import (
     ReplayCache,
     ReplayCacheFullError,
 )
-from .errors import InvalidClaimError, JoseError, UnsupportedAlgorithmError
-from .jwa import ALGORITHMS
+from .errors import (
+    InvalidClaimError,
+    JoseError,
+    MalformedTokenError,
+    UnsupportedAlgorithmError,
+)
+from .jwa import ALGORITHMS, Verifier
 from .jwk import Key
-from .jws import MAX_HEADER_LENGTH, verify_compact
+from .jws import MAX_HEADER_LENGTH, _check_header, _verify_segments
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
@@ -90,10 +103,13 @@ DEFAULT_ALGORITHMS: Final = (
 # A proof key is public: any of these members makes it a private (or secret) key.
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _CACHE_SIZE: Final = 1024
-# Header segment -> (header, key, thumbprint). A client reuses one key, so its
-# header segment repeats and the JWK import (point check, thumbprint) is paid
-# once. Bounded and cleared when full, like the JWS header cache.
-_keys: dict[str, tuple[dict[str, Any], Key, str, bool]] = {}
+_new_tuple: Final = tuple.__new__
+# (header, key, thumbprint, header's only nested value is the jwk, alg, verifier).
+_Entry: TypeAlias = tuple[dict[str, Any], Key, str, bool, str, Verifier]
+# Header segment -> _Entry. A client reuses one key, so its header segment
+# repeats and the JWK import (point check, thumbprint) is paid once. Bounded
+# and cleared when full, like the JWS header cache.
+_keys: dict[str, _Entry] = {}
 
 
 class DPoPError(JoseError):
@@ -246,17 +262,26 @@ def _verify(
         raise TypeError("with access_token, pass expected_jkt (the token's cnf.jkt)")
     if expected_jkt is not None and not isinstance(expected_jkt, str):
         raise TypeError("expected_jkt must be a str")
-    token = _single(proof)
+    token = _single(proof)  # a str of at most MAX_PROOF_LENGTH characters
     try:
-        # The header segment alone picks the key; verify_compact then splits and
-        # checks the whole token strictly (dot count, sizes, base64url, crit, alg).
-        head = token.partition(".")[0]
+        # verify_compact's checks, each done once: split_compact's (ASCII, three
+        # parts), the header's (cached with its key, so looked up once), alg
+        # allowed, then _verify_segments' (base64url, signature, payload).
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedTokenError("the token has non-ASCII characters") from None
+        if token.count(".") != 2:  # before split(): a proof of dots stays one string
+            raise MalformedTokenError("a compact JWS has three dot-separated parts")
+        head, body, _ = token.split(".")
         entry = _keys.get(head)
         if entry is None:
             entry = _load_header(head)
-        header, key, jkt, flat = entry
-        _, payload, _ = verify_compact(token, key, algorithms)
-        claims = _json.loads_object(payload, what="DPoP proof claims")
+        header, key, jkt, flat, alg, verify = entry
+        if alg not in algorithms:
+            raise DPoPError("the DPoP proof's algorithm is not allowed here", reason="alg")
+        payload = _verify_segments(raw, head, body, verify)
+        claims = claims_object(payload)
     except DPoPError:
         raise
     except UnsupportedAlgorithmError as exc:
@@ -288,7 +313,7 @@ def _verify(
             raise DPoPError("the DPoP proof is for another URI", reason="htu")
 
     iat = get("iat")
-    if not isinstance(iat, int | float) or isinstance(iat, bool):
+    if type(iat) is not int and type(iat) is not float:  # JSON gives no subclasses; bool is out
         raise DPoPError("the DPoP proof needs a numeric 'iat'", reason="claims")
     current = time.time() if now is None else numeric_date(now)
     age = max_age if type(max_age) is int else seconds(max_age)
@@ -315,7 +340,8 @@ def _verify(
     # A proof stays acceptable until iat + age + slack: remember its jti that long.
     # The cached header is shared: the caller gets a copy (cheap when the jwk is flat).
     copied = {**header, "jwk": dict(header["jwk"])} if flat else fresh(header)
-    return Proof(jkt, key, claims, copied), f"{jkt}:{jti}", iat + age + slack
+    checked = _new_tuple(Proof, (jkt, key, claims, copied))  # Proof(...) minus its Python __new__
+    return checked, f"{jkt}:{jti}", iat + age + slack
 
 
 def _single(proof: object) -> str:
@@ -343,8 +369,13 @@ def _single(proof: object) -> str:
     return proof
 
 
-def _load_header(segment: str) -> tuple[dict[str, Any], Key, str, bool]:
-    """Parse a proof header and import its key; cache the result by segment."""
+def _load_header(segment: str) -> _Entry:
+    """Parse and check a proof header, import its key; cache the result by segment.
+
+    Every check of a JWS header (:func:`jotgate.jws._check_header`) runs too,
+    after the DPoP ones: :func:`_verify` never sends the proof through
+    :func:`jotgate.jws.verify_compact`, whose header cache would check them.
+    """
     if len(segment) > MAX_HEADER_LENGTH:
         raise DPoPError("the DPoP proof header is too long", reason="size")
     raw = _b64.decode(segment, what="DPoP proof header")
@@ -373,7 +404,8 @@ def _load_header(segment: str) -> tuple[dict[str, Any], Key, str, bool]:
     nested = [v for v in (*header.values(), *jwk.values()) if type(v) in (dict, list)]
     # Without a "kid" member the key's kid already is its RFC 7638 thumbprint.
     jkt = key.kid if "kid" not in jwk and key.kid is not None else key.thumbprint()
-    entry = (header, key, jkt, nested == [jwk])
+    _check_header(header)  # crit, b64, zip, enc, string kid/typ/cty
+    entry = (header, key, jkt, nested == [jwk], row.name, key.verifier(row))
     if len(_keys) >= _CACHE_SIZE:
         _keys.clear()  # crude but thread-safe; honest clients refill it at once
     _keys[segment] = entry

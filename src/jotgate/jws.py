@@ -30,7 +30,7 @@ from .errors import (
     MalformedTokenError,
     UnsupportedAlgorithmError,
 )
-from .jwa import ALGORITHMS, Algorithm
+from .jwa import ALGORITHMS, Algorithm, Verifier
 from .jwa import get as get_algorithm
 from .jwk import Key, KeySource
 
@@ -74,6 +74,18 @@ def _load_header(segment: str) -> dict[str, Any]:
     if len(segment) > MAX_HEADER_LENGTH:
         raise MalformedTokenError("JWS header is too long")
     header = _json.loads_object(_b64.decode(segment, what="JWS header"), what="JWS header")
+    _check_header(header)
+    if len(_header_cache) >= _HEADER_CACHE_SIZE:
+        _header_cache.clear()  # crude but thread-safe; honest traffic refills it at once
+    _header_cache[segment] = header
+    return header
+
+
+def _check_header(header: Mapping[str, Any]) -> None:
+    """Every rule a parsed protected header must meet; a JoseError names the first broken.
+
+    :mod:`jotgate.dpop` calls it for the proof headers it parses and caches itself.
+    """
     if "alg" not in header:
         raise MalformedTokenError("JWS header has no 'alg'")
     if "enc" in header:
@@ -88,10 +100,6 @@ def _load_header(segment: str) -> dict[str, Any]:
         raise MalformedTokenError("unencoded payloads (RFC 7797 b64=false) are not supported")
     if "zip" in header:
         raise MalformedTokenError("'zip' is not allowed in a JWS header")
-    if len(_header_cache) >= _HEADER_CACHE_SIZE:
-        _header_cache.clear()  # crude but thread-safe; honest traffic refills it at once
-    _header_cache[segment] = header
-    return header
 
 
 def _check_crit(header: Mapping[str, Any]) -> None:
@@ -178,6 +186,22 @@ def verify_compact(
         if candidate.verifier(alg)(signing_input, signature):
             return header, decode_ascii(raw[start:stop], "JWS payload"), candidate
     raise InvalidSignatureError("the signature does not verify with any key")
+
+
+def _verify_segments(raw: bytes, head: str, body: str, verify: Verifier) -> bytes:
+    """The payload of a split compact JWS whose signature ``verify`` accepts.
+
+    :func:`verify_compact`'s last step, for a caller that already split the
+    token (``raw`` and the segments as :func:`split_compact` returns them),
+    checked its header with :func:`_check_header`, allowed its ``alg`` and chose
+    ``verify`` (``key.verifier(alg)``) for it: DPoP, whose header carries the
+    key, so that the header is looked up once. A JoseError when it fails.
+    """
+    start = len(head) + 1
+    stop = start + len(body)
+    if verify(raw[:stop], decode_ascii(raw[stop + 1 :], "JWS signature")):
+        return decode_ascii(raw[start:stop], "JWS payload")
+    raise InvalidSignatureError("the signature does not verify")
 
 
 def verify(token: str | bytes, key: KeySource, *, algorithms: Collection[str]) -> Verified:
