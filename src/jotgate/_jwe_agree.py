@@ -22,11 +22,12 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x448, x25519
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
-from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from . import _b64
+from ._b64 import decode_ascii
 from ._jwe_content import ContentCipher, ContentEncryption, fail
-from ._jwe_wrap import b64_param, unwrap
+from ._jwe_wrap import b64_param
 from ._jwk_members import AnyPrivate, AnyPublic
 from .errors import InvalidKeyError, JoseError
 from .jwa import EC_CURVES
@@ -34,6 +35,9 @@ from .jwa import EC_CURVES
 __all__ = ["Ecdh", "RsaOaep", "concat_kdf"]
 
 _ECDH: Final = ec.ECDH()
+# A hash algorithm object only names the hash: one serves every derivation.
+_SHA256: Final = hashes.SHA256()
+_from_encoded_point: Final = ec.EllipticCurvePublicKey.from_encoded_point
 _X962: Final = serialization.Encoding.X962
 _UNCOMPRESSED: Final = serialization.PublicFormat.UncompressedPoint
 
@@ -89,7 +93,7 @@ def concat_kdf(z: bytes, length: int, other_info: bytes) -> bytes:
     From ``cryptography`` like every primitive here: a hand-written KDF saved
     about 1.5 µs per message, not worth owning crypto code for.
     """
-    return ConcatKDFHash(hashes.SHA256(), length, other_info).derive(z)
+    return ConcatKDFHash(_SHA256, length, other_info).derive(z)
 
 
 def _length_prefixed(data: bytes) -> bytes:
@@ -225,54 +229,67 @@ class Ecdh:
     def open_cipher(
         self, enc: ContentEncryption, header: Mapping[str, Any], encrypted_key: bytes, max_p2c: int
     ) -> ContentCipher:
-        if self._kek_size:
+        return enc.prepare(self.open_cek(enc, header, encrypted_key))
+
+    def open_cek(
+        self, enc: ContentEncryption, header: Mapping[str, Any], encrypted_key: bytes
+    ) -> bytes:
+        """The CEK of a received message, or the one DecryptionError.
+
+        :meth:`open_cipher` without binding a cipher: the decrypt core's
+        ECDH-ES path opens the content with it directly.
+        """
+        kek_size = self._kek_size
+        if kek_size:
             if len(encrypted_key) != enc.cek_size + 8:
                 fail()
         elif encrypted_key:
             fail()
         peer = self._ephemeral_key(header.get("epk"))
-        apu = b64_param(header, "apu") if "apu" in header else b""
-        apv = b64_param(header, "apv") if "apv" in header else b""
+        if "apu" in header or "apv" in header:
+            apu = b64_param(header, "apu") if "apu" in header else b""
+            apv = b64_param(header, "apv") if "apv" in header else b""
+        else:
+            apu = apv = b""
         try:
             z = self._agree(self._private, peer)
         except ValueError:
             fail()  # X25519/X448 low-order points give an all-zero secret
         derived = self._derive(z, enc, apu, apv)
-        if not self._kek_size:
-            return enc.prepare(derived)
-        return enc.prepare(unwrap(derived, enc, encrypted_key))
+        if not kek_size:
+            return derived
+        try:
+            return aes_key_unwrap(derived, encrypted_key)  # length checked above
+        except InvalidUnwrap:
+            fail()
 
     def _ephemeral_key(self, epk: object) -> Any:
         """The sender's ephemeral public key: our key type and curve, and on that curve."""
         if not isinstance(epk, dict) or "d" in epk or epk.get("crv") != self._crv:
             fail()
+        x = epk.get("x")
+        size = self._size
         try:
-            raw_x = _coordinate(epk, "x", self._size)
+            if not isinstance(x, str):
+                fail()
+            # Strict base64url; a non-ASCII str fails its encode (a ValueError).
+            raw_x = decode_ascii(x.encode("ascii"))
             if self._okp is not None:
-                if epk.get("kty") != "OKP":
+                if epk.get("kty") != "OKP" or len(raw_x) != size:
                     fail()
                 return self._okp[1].from_public_bytes(raw_x)
-            if epk.get("kty") != "EC":
+            y = epk.get("y")
+            if epk.get("kty") != "EC" or not isinstance(y, str):
                 fail()
-            raw_y = _coordinate(epk, "y", self._size)
-            assert self._curve is not None
+            raw_y = decode_ascii(y.encode("ascii"))
+            if len(raw_x) != size or len(raw_y) != size:
+                fail()
             # from_encoded_point refuses points off the curve and coordinates
             # not reduced modulo p: invalid-curve attacks stop here.
-            return ec.EllipticCurvePublicKey.from_encoded_point(
-                self._curve, b"\x04" + raw_x + raw_y
-            )
+            assert self._curve is not None
+            return _from_encoded_point(self._curve, b"\x04" + raw_x + raw_y)
         except (JoseError, ValueError):
             fail()
-
-
-def _coordinate(epk: Mapping[str, Any], name: str, size: int) -> bytes:
-    value = epk.get(name)
-    if not isinstance(value, str):
-        fail()
-    raw = _b64.decode(value)
-    if len(raw) != size:
-        fail()
-    return raw
 
 
 def _party_info(params: MutableMapping[str, Any], name: str) -> bytes:

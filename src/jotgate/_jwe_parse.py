@@ -8,6 +8,7 @@ turns into it.
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any, Final
 
@@ -39,6 +40,20 @@ _HEADER_CACHE_SIZE: Final = 1024
 #: Validated static headers by their segment (shared: never mutate a value).
 header_cache: dict[str, dict[str, Any]] = {}
 
+# The end of an ECDH-ES header as jotgate (and any library that sorts the epk's
+# members and puts it last, without spaces) writes it: `,"epk":{...}}`. Every
+# value is limited to characters that JSON never escapes, so the matched bytes
+# are the values. A `,"` never occurs inside a JSON string (a bare quote ends
+# it), so the match is a member of the top-level object: see _check.
+_EPK_TAIL: Final = re.compile(
+    rb',"epk":\{"crv":"([A-Za-z0-9-]{1,16})","kty":"(EC|OKP)",'
+    rb'"x":"([A-Za-z0-9_-]{1,128})"(?:,"y":"([A-Za-z0-9_-]{1,128})")?\}\}\Z'
+)
+# Everything before the epk of a checked ECDH-ES header -> that header without
+# its epk (flat: every value a scalar, so sharing it is safe).
+_epk_statics: dict[bytes, dict[str, Any]] = {}
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
 
 def split(token: object) -> list[str]:
     """The five parts of a compact JWE (size-checked before anything else)."""
@@ -61,7 +76,39 @@ def load_header(segment: str) -> dict[str, Any]:
     """Decode and check a protected header; every fault is the one DecryptionError."""
     if len(segment) > MAX_HEADER_LENGTH:
         fail()
-    header = _json.loads_object(_b64.decode(segment), what="JWE header")
+    raw = _b64.decode(segment)
+    at = raw.rfind(b',"epk":{')
+    if at > 0:
+        tail = _EPK_TAIL.match(raw, at)
+        if tail is not None:
+            static = _epk_statics.get(raw[:at])
+            if static is not None:
+                return _with_epk(static, tail)
+            return _check(_json.loads_object(raw, what="JWE header"), segment, raw[:at], tail)
+    return _check(_json.loads_object(raw, what="JWE header"), segment, None, None)
+
+
+def _with_epk(static: dict[str, Any], tail: re.Match[bytes]) -> dict[str, Any]:
+    """A header of a known static part and the epk its ``_EPK_TAIL`` match spells out."""
+    crv, kty, x, y = tail.groups()
+    epk = {"crv": crv.decode("ascii"), "kty": kty.decode("ascii"), "x": x.decode("ascii")}
+    if y is not None:
+        epk["y"] = y.decode("ascii")
+    return {**static, "epk": epk}
+
+
+def _check(
+    header: dict[str, Any], segment: str, prefix: bytes | None, tail: re.Match[bytes] | None
+) -> dict[str, Any]:
+    """The checks of a parsed header; remember it (or its static part) when that pays.
+
+    ``prefix`` and ``tail`` split an ECDH-ES header's text before its epk (as
+    :data:`_EPK_TAIL` matched it). The static part is remembered only when the
+    strict parse of the whole text equals it plus the matched epk: then the
+    prefix is a complete top-level object but for its closing brace, without
+    an epk of its own, and any header spelled prefix + a matching tail parses
+    to that part plus the tail's epk, which :func:`load_header` builds directly.
+    """
     alg, enc = header.get("alg"), header.get("enc")
     row = ALGORITHMS.get(alg) if isinstance(alg, str) else None
     if row is None or not isinstance(enc, str) or enc not in ENCRYPTIONS:
@@ -83,6 +130,19 @@ def load_header(segment: str) -> dict[str, Any]:
         if len(header_cache) >= _HEADER_CACHE_SIZE:
             header_cache.clear()
         header_cache[segment] = header
+    elif prefix is not None and tail is not None:
+        # An ECDH-ES header whose epk is its last member, spelled as jotgate
+        # writes it: what precedes the epk (alg, enc, kid, cty...) repeats for
+        # every token of a sender, so it is parsed once and remembered; the
+        # epk differs every time and is read from the match (its coordinates
+        # are still decoded and checked on the curve by the key manager).
+        static = {name: value for name, value in header.items() if name != "epk"}
+        if _with_epk(static, tail) == header and all(
+            type(value) in _SCALARS for value in static.values()
+        ):
+            if len(_epk_statics) >= _HEADER_CACHE_SIZE:
+                _epk_statics.clear()
+            _epk_statics[prefix] = static
     return header
 
 

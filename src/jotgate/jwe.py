@@ -35,7 +35,7 @@ from typing import Any, Final, NamedTuple
 from . import _b64, _json
 from ._json import copy_tree
 from ._jwe_agree import Ecdh
-from ._jwe_content import ENCRYPTIONS, fail
+from ._jwe_content import ENCRYPTIONS, fail, open_once
 from ._jwe_keymgmt import ALGORITHMS, FAMILY_PARAMS, KeyManagement, manager_for
 from ._jwe_parse import (
     MAX_DECOMPRESSED_LENGTH,
@@ -169,6 +169,19 @@ def decrypt_compact(
         ciphertext = decode(ct_part.encode("ascii"))
         tag = decode(tag_part.encode("ascii"))
         aad = head.encode("ascii")  # RFC 7516 §5.1 step 14: ASCII(BASE64URL(header))
+        if type(key) is Key:
+            manager = manager_for(row, key, True)
+            if type(manager) is Ecdh:
+                # ECDH-ES with one key, the usual case: a new CEK per message,
+                # opened once, without the loop's cipher object. Same checks
+                # and the same one error as the loop below.
+                cek = manager.open_cek(enc, header, encrypted_key)
+                plaintext = open_once(enc, cek, iv, ciphertext, tag, aad)
+                if plaintext is None:
+                    fail()
+                if "zip" in header:
+                    plaintext = inflate(plaintext)
+                return header, plaintext, key
         for candidate in _candidates(key, header):
             manager = manager_for(row, candidate, True)
             if manager is None:
