@@ -29,7 +29,6 @@ target) runs the gateway once more under cProfile and reports where its time goe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import secrets
@@ -38,10 +37,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from gateway_procs import Proc, free_port, nginx_binary, spawn, start_nginx, uvicorn_argv
+from gateway_procs import (
+    Proc,
+    free_port,
+    gateway_argv,
+    nginx_binary,
+    profiled_gateway_argv,
+    spawn,
+    start_nginx,
+    uvicorn_argv,
+)
 from gateway_report import RESULTS, Micro, Run, console_report, write_section
 from gateway_wrk import run_wrk
 
@@ -116,22 +125,23 @@ class Servers:
             token: str = answer.json()["access_token"]
             return token
 
-    def gateway_env(self) -> dict[str, str]:
+    def gateway_options(self) -> dict[str, Any]:
         """The gateway's settings: /api checks the token, /public does not."""
         upstream = self.procs["upstream"].url
-        settings = {
-            "settings": {"auth_server": self.procs["auth"].url, "client_id": CLIENT_ID},
+        return {
+            "auth": self.procs["auth"].url,
+            "client_id": CLIENT_ID,
             "routes": [f"/api={upstream}"],
             "public": [f"/public={upstream}"],
         }
-        return {
-            "GATEWAY_BENCH_SETTINGS": json.dumps(settings),
-            "GATEWAY_BENCH_SECRET": self.secret,
-        }
+
+    def gateway_env(self) -> dict[str, str]:
+        """The client secret for the revocation feed, where ``jotgate gateway`` reads it."""
+        return {"JOTGATE_GATEWAY_CLIENT_SECRET": self.secret}
 
     def _start_gateway(self, name: str) -> Proc:
         port = free_port()
-        argv = uvicorn_argv("gateway_procs:gateway_app", port)
+        argv = gateway_argv(port, **self.gateway_options())
         return spawn(name, argv, self.work, self.gateway_env(), port)
 
     def url(self, case: str) -> str:
@@ -164,18 +174,7 @@ def profile_gateway(servers: Servers, args: argparse.Namespace) -> str:
     """The gateway once more, under cProfile, loaded by wrk; the top of its profile."""
     port = free_port()
     stats = servers.work / "gateway.prof"
-    code = (
-        "import cProfile, sys, uvicorn; sys.path.insert(0, sys.argv[3]);"
-        "import gateway_procs as g;"
-        "c = uvicorn.Config(g.gateway_app(), host='127.0.0.1', port=int(sys.argv[1]),"
-        " loop='uvloop', http='httptools', access_log=False, log_level='warning');"
-        # uvicorn re-raises the SIGTERM that stopped it once it is done; a no-op
-        # handler lets the profile be written instead of the process dying first.
-        "import signal; signal.signal(signal.SIGTERM, lambda *a: None);"
-        "s = uvicorn.Server(c); p = cProfile.Profile(); p.enable();"
-        "s.run(); p.disable(); p.dump_stats(sys.argv[2])"
-    )
-    argv = [sys.executable, "-c", code, str(port), str(stats), str(Path(__file__).parent)]
+    argv = profiled_gateway_argv(stats, port, **servers.gateway_options())
     proc = spawn("gateway-profiled", argv, servers.work, servers.gateway_env(), port)
     try:
         run_wrk(

@@ -6,16 +6,16 @@ log off, one worker; nginx as shipped in ``deploy/nginx``), bound to
 stops its children, and stopped by the bench at the end (and by the kernel
 if the bench dies: PR_SET_PDEATHSIG).
 
-The upstream and the gateway are served from this module
-(``uvicorn --factory gateway_procs:upstream_app`` / ``gateway_app``) so the
-bench needs no files outside ``bench/``.
+The upstream and the floor proxy are served from this module
+(``uvicorn --factory gateway_procs:upstream_app`` / ``floor_app``) so the
+bench needs no files outside ``bench/``; the gateway is ``jotgate gateway``,
+the command an operator runs (its own HTTP/1.1 server on uvloop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import os
 import re
 import shutil
@@ -118,13 +118,42 @@ def floor_app() -> Any:
     return _FloorProxy(host, int(port))
 
 
-def gateway_app() -> Any:
-    """The gateway, configured from ``GATEWAY_BENCH_SETTINGS`` (JSON) and the client secret."""
-    from jotgate.gateway import Gateway, load
+def gateway_argv(
+    port: int, *, auth: str, client_id: str, routes: list[str], public: list[str]
+) -> list[str]:
+    """``jotgate gateway`` as an operator runs it (its own server on uvloop), on ``port``.
 
-    raw = json.loads(os.environ["GATEWAY_BENCH_SETTINGS"])
-    overrides = dict(raw["settings"], client_secret=os.environ["GATEWAY_BENCH_SECRET"])
-    return Gateway(load(None, overrides, routes=raw["routes"], public_routes=raw["public"]))
+    The client secret goes in ``JOTGATE_GATEWAY_CLIENT_SECRET``, as the CLI wants it.
+    """
+    code = "import sys; from jotgate.cli import main; sys.exit(main())"
+    argv = [sys.executable, "-c", code, *_gateway_args(port, auth, client_id, routes, public)]
+    return argv
+
+
+def profiled_gateway_argv(
+    stats: Path, port: int, *, auth: str, client_id: str, routes: list[str], public: list[str]
+) -> list[str]:
+    """:func:`gateway_argv` under cProfile, its profile written to ``stats`` at SIGTERM."""
+    code = (
+        "import cProfile, sys; from jotgate.cli import main;"
+        "p = cProfile.Profile(); p.enable();"
+        "status = main(sys.argv[2:]);"
+        "p.disable(); p.dump_stats(sys.argv[1]); sys.exit(status)"
+    )
+    args = _gateway_args(port, auth, client_id, routes, public)
+    return [sys.executable, "-c", code, str(stats), *args]
+
+
+def _gateway_args(
+    port: int, auth: str, client_id: str, routes: list[str], public: list[str]
+) -> list[str]:
+    args = ["gateway", "--listen", f"127.0.0.1:{port}", "--auth-server", auth]
+    args += ["--client-id", client_id, "--log-level", "warning"]
+    for route in routes:
+        args += ["--route", route]
+    for route in public:
+        args += ["--public-route", route]
+    return args
 
 
 # -- processes -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fixtures: a real gateway (uvicorn) in front of real upstreams and an auth stand-in."""
+"""Fixtures: a real gateway (its own server, as ``jotgate gateway``) before real upstreams."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from jotgate import jwk
 from jotgate.gateway import Gateway, load
 
-from .servers import AuthStandIn, ServerThread, Upstream
+from .servers import AuthStandIn, GatewayThread, ServerThread, Upstream
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
@@ -42,7 +42,7 @@ class Served:
     """A running server and the object behind it."""
 
     app: Any
-    thread: ServerThread
+    thread: ServerThread | GatewayThread
 
     @property
     def url(self) -> str:
@@ -82,7 +82,7 @@ def start_gateway(
     }
     values.update(settings)
     app = Gateway(load(None, values, routes=routes, public_routes=public))
-    return Served(app, ServerThread(app, lifespan="on").start())
+    return Served(app, GatewayThread(app).start())
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Real servers for the gateway tests: uvicorn in a thread, an echo upstream, an auth stand-in.
+"""Real servers for the gateway tests: servers in threads, an echo upstream, an auth stand-in.
+
+The gateway runs on its own HTTP/1.1 server (``GatewayThread``), as ``jotgate
+gateway`` serves it; the upstreams and the auth stand-in on uvicorn.
 
 Every server binds 127.0.0.1 on a free port, runs its own event loop in a
 daemon thread and stops when told (fixtures stop them at teardown).
@@ -7,6 +10,7 @@ daemon thread and stops when told (fixtures stop them at teardown).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import threading
@@ -64,6 +68,69 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=10)
+
+
+class GatewayThread:
+    """A :class:`~jotgate.gateway.Gateway` on its own server (``jotgate gateway``'s), in a thread.
+
+    ``loop``: ``"asyncio"`` or ``"uvloop"`` (the CLI's when installed).
+    """
+
+    def __init__(self, gateway: Any, *, loop: str = "asyncio", **options: Any) -> None:
+        from jotgate.gateway import GatewayServer
+
+        self.app = gateway
+        self.server = GatewayServer.for_gateway(gateway, "127.0.0.1", 0, **options)
+        self._loop_name = loop
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.port = 0
+
+    def _run(self) -> None:
+        if self._loop_name == "uvloop":
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        await self.server.start()
+        self.port = self.server.addresses[0][1]
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.server.stop()
+
+    def start(self) -> GatewayThread:
+        self._thread.start()
+        if not self._ready.wait(15) or self._error is not None:
+            raise RuntimeError(f"gateway did not start: {self._error!r}")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout=15)
 
 
 async def _read_json(send: Send, status: int, body: Any, headers: list[Any] | None = None) -> None:

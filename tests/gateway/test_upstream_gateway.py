@@ -1,26 +1,24 @@
-"""The whole gateway (uvicorn, real sockets) in front of raw-socket upstreams.
+"""The whole gateway (its own server, real sockets) in front of raw-socket upstreams.
 
 What the ASGI echo upstream cannot show: chunked and close-delimited
 answers, 1xx before the answer, keep-alive connections the upstream drops
 between requests, bodies cut short, and the gateway under uvloop (what
-uvicorn picks when it is installed, as in production).
+``jotgate gateway`` runs on when it is installed, as in production).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from jotgate.gateway import Gateway, load
 
 from .conftest import GatewayFactory, Served
-from .servers import ServerThread, header_values
+from .servers import GatewayThread, header_values
 from .test_upstream_client import OK, RawServer
 
 
@@ -89,7 +87,7 @@ def test_continue_before_the_answer_is_not_relayed(make_gateway: GatewayFactory)
             assert client.get("/raw/y").status_code == 202
     head, body = server.requests[0]
     assert body == b"data"
-    assert b"expect:" not in head.lower()  # uvicorn answered the client's 100-continue
+    assert b"expect:" not in head.lower()  # the gateway's server answered the 100-continue
     assert server.connections == 1
 
 
@@ -210,18 +208,6 @@ def test_a_chunked_upload_goes_up_chunked(make_gateway: GatewayFactory) -> None:
     assert plain_body == b"0123456789"
 
 
-class _UvloopThread(ServerThread):
-    """``ServerThread`` on uvloop, as uvicorn runs the gateway when uvloop is installed."""
-
-    def __init__(self, app: Any) -> None:
-        super().__init__(app, lifespan="on")
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="uvloop"
-        )
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
-
-
 def test_the_gateway_on_uvloop_proxies_and_streams(auth_server: Served, upstream: Served) -> None:
     pytest.importorskip("uvloop")
     settings = load(
@@ -230,7 +216,7 @@ def test_the_gateway_on_uvloop_proxies_and_streams(auth_server: Served, upstream
         routes=[],
         public_routes=[f"/public={upstream.url}"],
     )
-    thread = _UvloopThread(Gateway(settings)).start()
+    thread = GatewayThread(Gateway(settings), loop="uvloop").start()
     try:
         with httpx.Client(base_url=thread.url, timeout=30) as client:
             for _ in range(3):

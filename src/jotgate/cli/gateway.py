@@ -1,4 +1,7 @@
-"""``jotgate gateway``: run the API gateway (needs httpx and uvicorn: the ``server`` extra).
+"""``jotgate gateway``: run the API gateway (needs httptools and httpx: the ``server`` extra).
+
+Served by the gateway's own HTTP/1.1 server (:mod:`jotgate.gateway.server`)
+on uvloop when installed.
 
 Settings come from ``--config gateway.toml``, from flags, or both: each
 flag is the config key of the same name (``--auth-server`` is
@@ -158,43 +161,47 @@ def _gateway(args: argparse.Namespace, console: Console) -> int:
     settings = gateway_settings(args)
     import asyncio
 
-    return asyncio.run(_run(settings, args.log_level, console))
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with the server extra
+        factory = None
+    else:
+        # The gateway is CPU-bound in one process: uvloop's loop and transports
+        # do the same work in less of it.
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(_run(settings, args.log_level, console))
 
 
 async def _run(settings: Any, log_level: str, console: Console) -> int:
     import asyncio
     import logging
+    import signal
 
-    import uvicorn
-
-    from jotgate.gateway import Gateway
+    from jotgate.gateway import Gateway, GatewayServer
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     host, port = settings.listen
-    config = uvicorn.Config(
-        Gateway(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        # The gateway sets X-Forwarded-* itself and passes the upstream's
-        # Date and Server through; uvicorn must not add or trust its own.
-        proxy_headers=False,
-        server_header=False,
-        date_header=False,
-        lifespan="on",
-        access_log=log_level == "debug",
+    server = GatewayServer.for_gateway(
+        Gateway(settings), host, port, access_log=log_level == "debug"
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():
-        await asyncio.sleep(0.05)
-    if server.started:
-        for listener in server.servers:
-            for sock in listener.sockets:
-                bound_host, bound_port = sock.getsockname()[:2]
-                console.print(f"jotgate gateway listening on http://{bound_host}:{bound_port}")
-        for route in settings.routes:
-            console.print(f"  {route.prefix} -> {route.upstream} ({route.auth})")
-        console.out.flush()  # a supervisor reading a pipe should see it now
-    await task
-    return 0 if server.started else 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    try:
+        await server.start()
+    except OSError as exc:
+        logging.getLogger("jotgate.gateway").error("cannot listen on %s:%s: %s", host, port, exc)
+        await server.stop()
+        return 1
+    for bound_host, bound_port in server.addresses:
+        console.print(f"jotgate gateway listening on http://{bound_host}:{bound_port}")
+    for route in settings.routes:
+        console.print(f"  {route.prefix} -> {route.upstream} ({route.auth})")
+    console.out.flush()  # a supervisor reading a pipe should see it now
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    return 0

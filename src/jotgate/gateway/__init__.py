@@ -26,11 +26,14 @@ from __future__ import annotations
 from .app import Gateway
 from .auth import Authenticator
 from .config import load, parse_route
+from .server import GatewayServer, Limits
 from .settings import Route, Settings, SettingsError
 
 __all__ = [
     "Authenticator",
     "Gateway",
+    "GatewayServer",
+    "Limits",
     "Route",
     "Settings",
     "SettingsError",

@@ -1,0 +1,400 @@
+"""One client connection of the gateway's own HTTP/1.1 server, on ``httptools``.
+
+An :class:`asyncio.Protocol` whose bytes go straight into ``httptools``'
+request parser (llhttp, uvicorn's parser too). Each request becomes an
+:class:`~jotgate.gateway._h1exchange.Exchange` served by the ASGI app in
+its own task, one at a time per connection:
+
+- keep-alive; pipelined requests wait their turn in order (reading pauses
+  while one waits), so answers never overtake each other;
+- the request body streams: reading pauses while a few hundred KiB wait
+  unread by the app, and resumes once it has taken them;
+- ``Expect: 100-continue`` is answered when the app first asks for the body;
+- limits: request target (414), header count and size (431); anything
+  llhttp refuses, or a target that is not ASCII, is 400; every refusal
+  closes the connection;
+- deadlines (checked by the server's sweeper, not a timer per request):
+  an idle keep-alive connection, a request head that trickles in
+  (slowloris), a body or a reader that stalls; an expired connection is
+  closed, with 408 when a request head was under way;
+- protocol upgrades are not served: a websocket handshake gets 403 (the
+  gateway does not proxy websockets), ``CONNECT`` 400; other ``Upgrade``
+  offers are ignored (RFC 9110 §7.8) and the connection closes after the
+  answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, cast
+from urllib.parse import unquote
+
+import httptools
+
+from ._h1exchange import Exchange, status_line
+
+if TYPE_CHECKING:
+    from .server import GatewayServer
+
+__all__ = ["ASGIApp", "H1Connection", "Limits"]
+
+log = logging.getLogger("jotgate.gateway")
+
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+# Reading from the client pauses while this much request body waits for the app.
+_HIGH_WATER: Final = 256 * 1024
+_LOW_WATER: Final = 64 * 1024
+_ASGI: Final = {"version": "3.0", "spec_version": "2.3"}
+# The error codes of the answers the server gives itself (JSON, as the gateway's).
+_ERROR_CODES: Final = {
+    400: "bad_request",
+    403: "forbidden",
+    408: "request_timeout",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    500: "internal_error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may send and how long it may take."""
+
+    max_target: int = 8 * 1024
+    """Longest request target (path and query), bytes: 414 beyond."""
+    max_header_bytes: int = 64 * 1024
+    """All header names and values together, bytes: 431 beyond."""
+    max_headers: int = 100
+    """Most header lines: 431 beyond."""
+    keep_alive: float = 5.0
+    """An idle connection between requests is closed after this (seconds)."""
+    head_timeout: float = 10.0
+    """A request head must arrive whole within this once it began (seconds)."""
+    read_timeout: float = 60.0
+    """Longest wait for more of a request body, or for a client to take the answer."""
+
+
+class _Refused(Exception):
+    """A request the server answers itself (status, message) and then closes."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class H1Connection(asyncio.Protocol):
+    """One client connection: parser callbacks, flow control, the request queue."""
+
+    def __init__(self, server: GatewayServer) -> None:
+        """A connection of ``server`` (its app, limits and loop)."""
+        self.server = server
+        self.loop = server.loop
+        self._app = server.app
+        self._limits = server.limits
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._client: tuple[str, int] | None = None
+        self._sockname: tuple[str, int] | None = None
+        self._target = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._expect = False
+        self._in_head = False
+        self._parsing: Exchange | None = None  # the request whose body is being parsed
+        self._running: Exchange | None = None  # the request the app is answering
+        self._queue: deque[Exchange] = deque()  # pipelined requests, in order
+        self._read_paused = False
+        self._write_paused = False
+        self._lost = False
+        self.deadline = math.inf
+        self.closing = False  # the server is shutting down
+
+    # -- asyncio.Protocol --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, only alike.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._client = (str(peer[0]), int(peer[1]))
+        sock = transport.get_extra_info("sockname")
+        if isinstance(sock, tuple) and len(sock) >= 2:
+            self._sockname = (str(sock[0]), int(sock[1]))
+        self.deadline = self.loop.time() + self._limits.head_timeout
+        self.server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._upgraded()
+        except httptools.HttpParserCallbackError as exc:
+            refused = exc.__context__
+            if isinstance(refused, _Refused):
+                self._refuse(refused.status, str(refused))
+            else:
+                log.error("HTTP parser callback failed", exc_info=refused)
+                self._refuse(500, "internal error")
+        except httptools.HttpParserError:
+            self._refuse(400, "malformed HTTP request")
+
+    def eof_received(self) -> bool | None:
+        return None  # half-closed clients are not served further: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self.server.connections.discard(self)
+        if self._running is not None:
+            self._running.lost()
+        for waiting in self._queue:
+            waiting.lost()
+        self._queue.clear()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._running is not None:
+            self._running.wake()
+
+    # -- httptools callbacks -------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._target = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._expect = False
+        self._in_head = True
+        if self._running is None:
+            self.deadline = self.loop.time() + self._limits.head_timeout
+
+    def on_url(self, url: bytes) -> None:
+        self._target += url
+        if len(self._target) > self._limits.max_target:
+            raise _Refused(414, "the request target is too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self._headers
+        self._header_bytes += len(name) + len(value)
+        if len(headers) >= self._limits.max_headers:
+            raise _Refused(431, "too many request headers")
+        if self._header_bytes > self._limits.max_header_bytes:
+            raise _Refused(431, "the request headers are too large")
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self._expect = True
+        headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        parser = self._parser
+        if parser.should_upgrade():
+            return  # _upgraded() answers once the parser stops
+        scope = self._scope()
+        exchange = Exchange(
+            self,
+            scope,
+            keep_alive=parser.should_keep_alive() and not self.closing,
+            expect_continue=self._expect,
+            http10=scope["http_version"] == "1.0",
+        )
+        self._parsing = exchange
+        if self._running is None:
+            self._start(exchange)
+        else:
+            self._queue.append(exchange)
+            self._pause_reading()
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self._parsing
+        if exchange is not None:
+            exchange.feed(body)
+            if exchange.buffered > _HIGH_WATER:
+                self._pause_reading()
+
+    def on_message_complete(self) -> None:
+        exchange = self._parsing
+        if exchange is not None:
+            self._parsing = None
+            exchange.end_body()
+
+    # -- serving -------------------------------------------------------------------
+
+    def _start(self, exchange: Exchange) -> None:
+        self._running = exchange
+        self.deadline = math.inf  # the app's own timeouts bound it now
+        self.server.run(self._serve(exchange))
+
+    async def _serve(self, exchange: Exchange) -> None:
+        try:
+            await self._app(exchange.scope, exchange.receive, exchange.send)
+        except asyncio.CancelledError:
+            self._close()
+            raise
+        except Exception:
+            log.exception("the gateway failed to answer %s", exchange.scope["method"])
+            if not exchange.head_sent and not self._lost:
+                self._refuse(500, "internal error")
+            else:
+                self._close()  # a truncated answer must not look complete
+            return
+        if not exchange.complete:
+            if exchange.head_sent or self._lost:
+                self._close()  # the app stopped mid-body: the client sees it truncated
+            else:
+                self._refuse(500, "no response")
+
+    def response_done(self, exchange: Exchange) -> None:
+        """The app sent its last body message: the next request may go."""
+        if self._running is not exchange:
+            return
+        self._running = None
+        if self.server.access_log:
+            scope = exchange.scope
+            log.debug("%s %s -> %s", scope["method"], scope["path"], exchange.keep_alive)
+        if not exchange.keep_alive or self._lost:
+            self._close()
+            return
+        if self._queue:
+            self._start(self._queue.popleft())
+            if not self._queue and self._parsing_idle():
+                self._resume_reading()
+            return
+        self.deadline = self.loop.time() + self._limits.keep_alive
+        self._resume_reading()
+
+    def _parsing_idle(self) -> bool:
+        parsing = self._parsing
+        return parsing is None or parsing.buffered <= _LOW_WATER
+
+    def body_taken(self) -> None:
+        """The app took the buffered body: read from the client again."""
+        if self._read_paused and not self._queue:
+            self._resume_reading()
+
+    def waiting_on_client(self, waiting: bool) -> None:
+        """A request waits for the client (body, or room to write): it has a deadline then."""
+        self.deadline = self.loop.time() + self._limits.read_timeout if waiting else math.inf
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` for the client (dropped once the client has gone)."""
+        transport = self.transport
+        if transport is not None and not self._lost:
+            transport.write(data)
+
+    async def drain(self, exchange: Exchange) -> None:
+        """Wait while the client reads slower than the answer comes."""
+        while self._write_paused and not exchange.disconnected:
+            await exchange.wait()
+
+    def expire(self, now: float) -> None:
+        """The deadline passed (the sweeper calls this): close, with 408 mid-head."""
+        if now < self.deadline:
+            return
+        self.deadline = math.inf
+        if self._running is not None:
+            self._running.lost()  # stalled mid-body: the app sees a disconnect
+            self._close()
+        elif self._in_head:
+            self._refuse(408, "the request took too long to arrive")
+        else:
+            self._close()
+
+    def shutdown(self) -> None:
+        """The server stops: close when idle, else after the current answer."""
+        self.closing = True
+        if self._running is None:
+            self._close()
+
+    # -- internals -------------------------------------------------------------------
+
+    def _upgraded(self) -> None:
+        # llhttp stops at an upgrade: the bytes after it are not HTTP/1.1 any more.
+        method = self._parser.get_method()
+        upgrade = b""
+        for name, value in self._headers:
+            if name == b"upgrade":
+                upgrade = value.lower()
+        if method == b"CONNECT":
+            self._refuse(400, "CONNECT is not supported")
+        elif b"websocket" in upgrade:
+            self._refuse(403, "websockets are not proxied")
+        elif any(name in (b"content-length", b"transfer-encoding") for name, _ in self._headers):
+            self._refuse(400, "an upgrade offer with a body is not supported")
+        elif self._running is not None or self._queue:
+            self._refuse(400, "an upgrade offer cannot be pipelined")
+        else:
+            # Served as plain HTTP/1.1 (the offer is ignored, RFC 9110 §7.8), then closed.
+            self._in_head = False
+            try:
+                scope = self._scope()
+            except _Refused as refused:
+                self._refuse(refused.status, str(refused))
+                return
+            exchange = Exchange(self, scope, keep_alive=False, expect_continue=False, http10=False)
+            exchange.end_body()
+            self._parsing = None
+            self._pause_reading()
+            self._start(exchange)
+
+    def _scope(self) -> dict[str, Any]:
+        """The ASGI scope of the request whose head was just parsed."""
+        parser = self._parser
+        try:
+            url = httptools.parse_url(self._target)
+            raw_path: bytes = url.path
+            path = raw_path.decode("ascii")
+        except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
+            raise _Refused(400, "malformed request target") from None
+        return {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": parser.get_http_version(),
+            "server": self._sockname,
+            "client": self._client,
+            "scheme": "http",
+            "method": parser.get_method().decode("ascii"),
+            "root_path": "",
+            "path": unquote(path) if "%" in path else path,
+            "raw_path": raw_path,
+            "query_string": url.query or b"",
+            "headers": self._headers,
+        }
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` with a JSON error, then close (nothing after it is read)."""
+        if self._lost or self.transport is None:
+            return
+        code = _ERROR_CODES.get(status, "bad_request")
+        body = b'{"error": "%s", "message": "%s"}' % (code.encode(), message.encode())
+        head = status_line(status) + (
+            b"content-type: application/json\r\ncontent-length: %d\r\n"
+            b"cache-control: no-store\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        self.transport.write(head + body)
+        self._close()
+
+    def _close(self) -> None:
+        self._pause_reading()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if not self._read_paused and transport is not None and not transport.is_closing():
+            self._read_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and self.transport is not None and not self._lost:
+            if self.transport.is_closing():
+                return
+            self._read_paused = False
+            self.transport.resume_reading()
