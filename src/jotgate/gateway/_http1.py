@@ -215,8 +215,11 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
 
     def park(self, now: float) -> None:
-        """Idle in the pool from ``now``: any byte arriving meanwhile is unexpected."""
-        self._reset(head_request=False)
+        """Idle in the pool from ``now``: any byte arriving meanwhile is unexpected.
+
+        Without a parser every byte is; the rest of the state is reset by
+        :meth:`start`, when the connection is used again.
+        """
         self._parser = None
         self.idle_since = now
         if self._read_paused and self.transport is not None:

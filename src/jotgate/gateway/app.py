@@ -45,10 +45,10 @@ from .headers import (
     HeaderPolicy,
     identity_headers,
     original_target,
-    request_id,
     request_target,
+    scan_request,
 )
-from .proxy import Upstreams, has_body, send_json
+from .proxy import Upstreams, send_json
 from .routing import Router, is_unsafe_path, upstream_target
 from .settings import Route, Settings
 
@@ -153,7 +153,8 @@ class Gateway:
             # on the first request rather than run without a revocation feed.
             await self.startup()
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        rid = request_id(headers)
+        facts = scan_request(headers)
+        rid = facts.request_id
         path: str = scope["path"]
         if path == HEALTH_PATH:
             await self._health(send, rid)
@@ -180,11 +181,9 @@ class Gateway:
                 await _deny(send, verdict, rid)
                 return
             identity = verdict
+        client = scope.get("client")
         forwarding = Forwarding(
-            client=scope["client"][0] if scope.get("client") else None,
-            scheme=scope.get("scheme", "http"),
-            host=_header(headers, b"host"),
-            request_id=rid,
+            client[0] if client else None, scope.get("scheme", "http"), facts.host, rid
         )
         upstream_headers = self.policy.for_upstream(
             headers, forwarding, keep_authorization=route.keep_authorization, identity=identity
@@ -192,7 +191,7 @@ class Gateway:
         raw_path: bytes = scope.get("raw_path") or path.encode()
         url = upstream_target(route, path, raw_path, scope.get("query_string", b""))
         await self.upstreams.forward(
-            scope["method"], url, upstream_headers, receive, send, rid, body=has_body(headers)
+            scope["method"], url, upstream_headers, receive, send, rid, body=facts.has_body
         )
 
     async def _check(
@@ -272,13 +271,6 @@ class Gateway:
 
 def _listed(query: dict[str, list[str]], name: str) -> tuple[str, ...]:
     return tuple(item for value in query.get(name, ()) for item in value.split(",") if item)
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
 
 
 async def _deny(send: Send, failure: AuthError, rid: bytes) -> None:

@@ -46,7 +46,7 @@ from jotgate.jwks import RemoteKeySet
 from jotgate.middleware import AuthError, Claims, RevocationSource, Verifier
 from jotgate.middleware.context import context_from_headers
 from jotgate.middleware.polling import RevocationFeedError
-from jotgate.middleware.transport import read_credentials
+from jotgate.middleware.transport import Credentials, read_credentials
 
 from ._convert import load_decryption_keys
 from .settings import Settings
@@ -58,10 +58,14 @@ log = logging.getLogger("jotgate.gateway")
 # Verified claims the gateway forwards as headers; a token without them
 # could not say who is calling.
 _REQUIRED: Final = ("exp", "sub")
+# Authorization values whose reading is remembered (cleared when full).
+_SEEN_SIZE: Final = 4096
 
 
 def authorize(claims: Claims, roles: Sequence[str], scopes: Sequence[str]) -> AuthError | None:
     """403 ``insufficient_scope`` when ``claims`` lack any of ``roles``/``scopes``, else None."""
+    if not roles and not scopes:
+        return None  # most routes ask for neither
     lacking = claims.missing(roles, scopes)
     return AuthError.insufficient_scope(lacking) if lacking else None
 
@@ -89,6 +93,7 @@ class Authenticator:
         self._retry_interval = retry_interval
         self._starter: asyncio.Task[None] | None = None
         self.feed_started = verifier.revocations is None
+        self._seen: dict[bytes, Credentials] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Authenticator:
@@ -154,7 +159,7 @@ class Authenticator:
         come from ``headers``.
         """
         headers = headers if isinstance(headers, list) else list(headers)  # read twice
-        found = read_credentials(headers, None)
+        found = self._credentials(headers)
         if found is None:
             return AuthError.missing_token()
         method, uri = "", ""
@@ -167,6 +172,31 @@ class Authenticator:
             return await self.verifier.averify(found.token, request=request)
         except JoseError as exc:
             return self.verifier.failure(exc, expired_status=self._expired_status)
+
+    def _credentials(self, headers: list[tuple[bytes, bytes]]) -> Credentials | None:
+        """:func:`read_credentials`, remembered per ``Authorization`` value.
+
+        Nearly every request repeats a token seen before; only a request with
+        no ``DPoP`` header is answered from memory (its credentials are then
+        a function of that one value), any other is read whole.
+        """
+        authorization: bytes | None = None
+        for name, value in headers:
+            if name == b"authorization":
+                if authorization is None:
+                    authorization = value
+            elif name == b"dpop":
+                return read_credentials(headers, None)
+        if authorization is None:
+            return None
+        found = self._seen.get(authorization)
+        if found is None:
+            found = read_credentials(((b"authorization", authorization),), None)
+            if found is not None:
+                if len(self._seen) >= _SEEN_SIZE:
+                    self._seen.clear()
+                self._seen[authorization] = found
+        return found
 
     async def start(self) -> None:
         """Fetch the keys once and start the revocation feed.

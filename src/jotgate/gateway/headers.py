@@ -16,12 +16,13 @@ Example::
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import os
 import re
-import uuid
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from jotgate.middleware.binding import asgi_request_uri
 from jotgate.middleware.claims import Claims
@@ -29,11 +30,13 @@ from jotgate.middleware.claims import Claims
 __all__ = [
     "Forwarding",
     "HeaderPolicy",
+    "RequestFacts",
     "identity_headers",
     "original_target",
     "request_id",
     "request_target",
     "response_headers",
+    "scan_request",
 ]
 
 Headers = list[tuple[bytes, bytes]]
@@ -85,21 +88,35 @@ _IDENTITY_NAMES: Final = frozenset(
     }
 )
 _REQUEST_ID: Final = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+# What happens to a request header on its way upstream, by (lower-case) name.
+# Looked up once per distinct name and remembered (see _CLASS_CACHE_SIZE):
+# the per-request work is one dict lookup per header.
+_K_KEEP: Final = 0
+_K_DROP: Final = 1  # hop-by-hop, replaced by the gateway, identity
+_K_CONNECTION: Final = 2  # dropped, and so is every name it lists
+_K_FORWARDING: Final = 3  # replaced; the client's value counts only when trusted
+_K_X_FORWARDED: Final = 4  # other X-Forwarded-*: passes only when trusted
+_K_CREDENTIAL: Final = 5  # Authorization, DPoP: pass only with keep_authorization
+_K_COOKIE: Final = 6  # passes without the fingerprint cookies
+# Header names are client-chosen: remember a bounded number of them.
+_CLASS_CACHE_SIZE: Final = 1024
 # What may go into a header value unencoded: visible ASCII and spaces.
 _SAFE_VALUE: Final = re.compile(r"^[\x20-\x7e]*$")
 
 
-def _connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
-    """Names a ``Connection`` header marks as hop-by-hop (RFC 9110 §7.6.1)."""
-    listed: set[bytes] = set()
+def _connection_listed(
+    headers: Iterable[tuple[bytes, bytes]], listed: set[bytes] | None = None
+) -> set[bytes]:
+    """Names a ``Connection`` header marks as hop-by-hop (RFC 9110 §7.6.1), added to ``listed``."""
+    listed = set() if listed is None else listed
     for name, value in headers:
         if name.lower() == b"connection":
             listed.update(token.strip().lower() for token in value.split(b","))
     return listed
 
 
-@dataclass(frozen=True, slots=True)
-class Forwarding:
+class Forwarding(NamedTuple):
     """Facts about the client connection for ``X-Forwarded-*`` and the request id."""
 
     client: str | None
@@ -135,6 +152,7 @@ class HeaderPolicy:
         self._prefixes = tuple(prefixes)
         self.trust_forwarded = trust_forwarded
         self._fingerprints = frozenset(name.encode("latin-1") for name in fingerprint_cookies)
+        self._classes: dict[bytes, tuple[bytes, int]] = {}
 
     def is_identity(self, name: bytes) -> bool:
         """True for names only the gateway may set (``X-User-*``, ``X-Auth-*``, ...)."""
@@ -158,32 +176,66 @@ class HeaderPolicy:
         fingerprint cookies are dropped; ``identity`` and the forwarding
         headers are added.
         """
-        headers = list(headers)
-        drop = _HOP_BY_HOP | _REPLACED | _connection_listed(headers)
-        if not keep_authorization:
-            drop = drop | {b"authorization", b"dpop"}
+        classes = self._classes
+        trust = self.trust_forwarded
         trusted: dict[bytes, bytes] = {}
+        listed: set[bytes] | None = None
         out: Headers = []
         for name, value in headers:
-            name = name.lower()
-            if name in drop or self.is_identity(name):
+            entry = classes.get(name)
+            if entry is None:
+                entry = self._classify(name)
+            lowered, kind = entry
+            if kind == _K_KEEP:
+                out.append((lowered, value))
+            elif kind == _K_DROP:
                 continue
-            if name in _FORWARDING:
-                if self.trust_forwarded and name not in trusted:
-                    trusted[name] = value
-                continue
-            if name.startswith(b"x-forwarded-") and not self.trust_forwarded:
-                continue
-            if name == b"cookie" and self._fingerprints and not keep_authorization:
-                kept = self._without_fingerprint(value)
-                if kept:
-                    out.append((name, kept))
-                continue
-            out.append((name, value))
+            elif kind == _K_CREDENTIAL:
+                if keep_authorization:
+                    out.append((lowered, value))
+            elif kind == _K_COOKIE:
+                if self._fingerprints and not keep_authorization:
+                    value = self._without_fingerprint(value)
+                    if not value:
+                        continue
+                out.append((lowered, value))
+            elif kind == _K_FORWARDING:
+                if trust and lowered not in trusted:
+                    trusted[lowered] = value
+            elif kind == _K_X_FORWARDED:
+                if trust:
+                    out.append((lowered, value))
+            else:  # _K_CONNECTION
+                listed = _connection_listed(((lowered, value),), listed)
+        if listed:
+            # Names the client's Connection header made hop-by-hop (rare: a second pass).
+            out = [(name, value) for name, value in out if name not in listed]
+            trusted = {name: value for name, value in trusted.items() if name not in listed}
         out.extend(identity)
         out.extend(self._forwarded(forwarding, trusted))
         out.append((b"x-request-id", forwarding.request_id))
         return out
+
+    def _classify(self, name: bytes) -> tuple[bytes, int]:
+        """What :meth:`for_upstream` does with header ``name`` (remembered, bounded)."""
+        lowered = name.lower()
+        kind = _K_KEEP
+        if lowered == b"connection":
+            kind = _K_CONNECTION
+        elif lowered in _HOP_BY_HOP or lowered in _REPLACED or self.is_identity(lowered):
+            kind = _K_DROP
+        elif lowered in _FORWARDING:
+            kind = _K_FORWARDING
+        elif lowered.startswith(b"x-forwarded-"):
+            kind = _K_X_FORWARDED
+        elif lowered in (b"authorization", b"dpop"):
+            kind = _K_CREDENTIAL
+        elif lowered == b"cookie":
+            kind = _K_COOKIE
+        entry = (lowered, kind)
+        if len(self._classes) < _CLASS_CACHE_SIZE:
+            self._classes[name] = entry
+        return entry
 
     def _without_fingerprint(self, cookie: bytes) -> bytes:
         """A ``Cookie`` value minus the fingerprint cookies (unchanged when it has none)."""
@@ -208,21 +260,97 @@ class HeaderPolicy:
         return out
 
 
+class RequestFacts(NamedTuple):
+    """What the gateway reads from a request's headers before forwarding it."""
+
+    request_id: bytes
+    host: bytes | None
+    has_body: bool
+
+
+def scan_request(headers: Iterable[tuple[bytes, bytes]]) -> RequestFacts:
+    """:func:`request_id`, the first ``Host`` and whether a body is framed, in one pass.
+
+    ``headers`` as ASGI gives them (lower-case names). A body is framed by
+    ``Transfer-Encoding`` or a ``Content-Length`` other than ``0``.
+    """
+    rid: bytes | None = None
+    host: bytes | None = None
+    body = False
+    for name, value in headers:
+        if name == b"host":
+            if host is None:
+                host = value
+        elif name == b"x-request-id":
+            if rid is None and _REQUEST_ID.match(value):
+                rid = value
+        elif name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            body = True
+    return RequestFacts(rid or new_request_id(), host, body)
+
+
 def request_id(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """The client's ``X-Request-Id`` when well-formed, else a new random one."""
+    """The client's ``X-Request-Id`` when well-formed, else a new one (:func:`new_request_id`)."""
     for name, value in headers:
         if name.lower() == b"x-request-id" and _REQUEST_ID.match(value):
             return value
-    return uuid.uuid4().hex.encode()
+    return new_request_id()
+
+
+class _RequestIds:
+    """A random prefix per process and a counter: unique ids without a syscall per request.
+
+    (uuid4 read the OS's random source for every request: ~6 µs, most of the
+    gateway's header work.) A forked child takes a prefix of its own.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(12).encode("ascii")
+        self.counter = itertools.count(1)
+
+
+_request_ids = _RequestIds()
+os.register_at_fork(after_in_child=_request_ids.reset)
+
+
+def new_request_id() -> bytes:
+    """A fresh request id: 24 random hex digits for this process, then 8 (or more) of a counter."""
+    return b"%s%08x" % (_request_ids.prefix, next(_request_ids.counter))
+
+
+# Response header name -> its lower-case form, or None when it is not passed
+# back (hop-by-hop, the request id, Connection). Bounded like _classify's.
+_response_names: dict[bytes, bytes | None] = {}
 
 
 def response_headers(raw: Iterable[tuple[bytes, bytes]], rid: bytes) -> Headers:
     """An upstream's response headers minus hop-by-hop ones, with the request id."""
-    raw = list(raw)
-    drop = _HOP_BY_HOP | _connection_listed(raw) | {b"x-request-id"}
-    out = [(name.lower(), value) for name, value in raw if name.lower() not in drop]
+    names = _response_names
+    out: Headers = []
+    listed: set[bytes] | None = None
+    for name, value in raw:
+        lowered = names.get(name, b"")
+        if lowered == b"":
+            lowered = _response_name(name)
+        if lowered is not None:
+            out.append((lowered, value))
+        elif name.lower() == b"connection":
+            listed = _connection_listed(((b"connection", value),), listed)
+    if listed:
+        out = [(name, value) for name, value in out if name not in listed]
     out.append((b"x-request-id", rid))
     return out
+
+
+def _response_name(name: bytes) -> bytes | None:
+    lowered = name.lower()
+    passed = None if lowered in _HOP_BY_HOP or lowered == b"x-request-id" else lowered
+    if len(_response_names) < _CLASS_CACHE_SIZE:
+        _response_names[name] = passed
+    return passed
 
 
 def identity_headers(claims: Claims) -> Headers:

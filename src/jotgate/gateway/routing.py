@@ -30,7 +30,8 @@ def is_unsafe_path(path: str) -> bool:
     """True for paths whose meaning an upstream might change by normalising them."""
     if "\\" in path or "\x00" in path or not path.startswith("/"):
         return True
-    return any(segment in (".", "..") for segment in path.split("/"))
+    # A "." or ".." segment starts with "/.": most paths have none, and skip the split.
+    return "/." in path and any(segment in (".", "..") for segment in path.split("/"))
 
 
 class Router:
@@ -39,12 +40,16 @@ class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
         """Order once, longest prefix first, so the first match is the best one."""
         self._routes = sorted(routes, key=lambda route: len(route.prefix), reverse=True)
+        # (prefix, prefix + "/", route), made once rather than on every request.
+        self._table = [
+            (route.prefix, "/" if route.prefix == "/" else route.prefix + "/", route)
+            for route in self._routes
+        ]
 
     def match(self, path: str) -> Route | None:
         """The route for ``path`` (decoded), or None."""
-        for route in self._routes:
-            prefix = route.prefix
-            if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
+        for prefix, below, route in self._table:
+            if path.startswith(below) or path == prefix:
                 return route
         return None
 
