@@ -71,16 +71,19 @@ class ServerThread:
 
 
 class GatewayThread:
-    """A :class:`~jotgate.gateway.Gateway` on its own server (``jotgate gateway``'s), in a thread.
+    """A :class:`~jotgate.gateway.Gateway` (or any ASGI app) on ``jotgate gateway``'s server.
 
     ``loop``: ``"asyncio"`` or ``"uvloop"`` (the CLI's when installed).
     """
 
-    def __init__(self, gateway: Any, *, loop: str = "asyncio", **options: Any) -> None:
-        from jotgate.gateway import GatewayServer
+    def __init__(self, app: Any, *, loop: str = "asyncio", **options: Any) -> None:
+        from jotgate.gateway import Gateway, GatewayServer
 
-        self.app = gateway
-        self.server = GatewayServer.for_gateway(gateway, "127.0.0.1", 0, **options)
+        self.app = app
+        if isinstance(app, Gateway):
+            self.server = GatewayServer.for_gateway(app, "127.0.0.1", 0, **options)
+        else:  # any ASGI app (the server's own tests)
+            self.server = GatewayServer(app, "127.0.0.1", 0, **options)
         self._loop_name = loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
