@@ -175,11 +175,11 @@ def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     """
     for name, value in headers:
         if name == b"authorization":
-            text = value.decode("latin-1")
-            if text.startswith("Bearer "):
-                # What _scheme_token gives: nothing to strip on the left.
-                return text[7:].strip()
-            found = _scheme_token(text)
+            if value.startswith(b"Bearer "):
+                # What _scheme_token gives (nothing to strip on the left),
+                # decoding only the token: latin-1 maps byte to character.
+                return value[7:].decode("latin-1").strip()
+            found = _scheme_token(value.decode("latin-1"))
             if found is not None:
                 return found[1] if found[0] == "bearer" else None
     return None
