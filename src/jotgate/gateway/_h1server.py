@@ -108,6 +108,8 @@ class H1Connection(asyncio.Protocol):
         self._in_head = False
         self._parsing: Exchange | None = None  # the request whose body is being parsed
         self._running: Exchange | None = None  # the request the app is answering
+        self._serving = False  # whether the connection's task runs
+        self._task_waits: asyncio.Future[None] | None = None  # that task's idle wait
         self._queue: deque[Exchange] = deque()  # pipelined requests, in order
         self._read_paused = False
         self._write_paused = False
@@ -149,6 +151,7 @@ class H1Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        self._wake_task()  # to end
         self.server.connections.discard(self)
         if self._running is not None:
             self._running.lost()
@@ -230,7 +233,37 @@ class H1Connection(asyncio.Protocol):
     def _start(self, exchange: Exchange) -> None:
         self._running = exchange
         self.deadline = math.inf  # the app's own timeouts bound it now
-        self.server.run(self._serve(exchange))
+        if self._serving:
+            self._wake_task()
+        else:
+            self._serving = True
+            self.server.run(self._serve_requests())
+
+    def _wake_task(self) -> None:
+        waiter = self._task_waits
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _serve_requests(self) -> None:
+        """The connection's one task: each request in turn, then wait for the next.
+
+        One task per connection rather than per request: creating a task
+        (and registering it in asyncio's weak set of all tasks) cost more
+        than waking one that waits.
+        """
+        while not self._lost:
+            exchange = self._running
+            if exchange is None:
+                waiter = self._task_waits = self.loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._task_waits = None
+                continue
+            await self._serve(exchange)
+            transport = self.transport
+            if self._running is exchange or transport is None or transport.is_closing():
+                return  # not answered whole, or closing: no further request
 
     async def _serve(self, exchange: Exchange) -> None:
         try:
@@ -286,7 +319,7 @@ class H1Connection(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         """Queue ``data`` for the client (dropped once the client has gone)."""
         transport = self.transport
-        if transport is not None and not self._lost:
+        if transport is not None and not transport.is_closing():
             transport.write(data)
 
     async def drain(self, exchange: Exchange) -> None:

@@ -177,6 +177,9 @@ class Pool:
         self._ssl = ssl_context
         self._idle: dict[str, list[Connection]] = {}
         self._origins: dict[str, _Origin] = {}
+        # Kept: asyncio.get_running_loop() makes a getpid() syscall on every
+        # call in Python 3.11 (twice a request here, before it was kept).
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = 0  # requests holding a slot
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
@@ -211,6 +214,8 @@ class Pool:
         """
         if self._closed:
             raise UpstreamError("the upstream pool is closed")
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
         key, target = _split_url(url)
         origin = self._origins.get(key)
         if origin is None:
@@ -326,7 +331,7 @@ class Pool:
     async def _connection(self, key: str, origin: _Origin, *, fresh: bool) -> Connection:
         idle = self._idle.get(key)
         if idle and not fresh:
-            now = asyncio.get_running_loop().time()
+            now = self._running_loop().time()
             while idle:
                 conn = idle.pop()
                 if conn.usable and now - conn.idle_since < self.keepalive_expiry:
@@ -357,6 +362,12 @@ class Pool:
             raise UpstreamError(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
         return protocol
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
     def _release(self, conn: Connection, key: str) -> None:
         self._free_slot()
         if not key or self._closed or not conn.reusable:
@@ -366,7 +377,7 @@ class Pool:
         if len(idle) >= self.max_idle:
             conn.close()
             return
-        conn.park(asyncio.get_running_loop().time())
+        conn.park(self._running_loop().time())
         idle.append(conn)
 
 
