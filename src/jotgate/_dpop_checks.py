@@ -45,20 +45,35 @@ _scan: Callable[[str, int], tuple[Any, int]] = _plain.scan_once  # type: ignore[
 
 
 def claims_object(payload: bytes) -> dict[str, Any]:
-    """A proof's claims: :func:`jotgate._json.loads_object`'s answer, sooner for flat ones.
+    """A proof's claims: :func:`jotgate._json.loads_object`'s answer, sooner for plain ones.
 
-    A proof's claims are a flat object (strings and numbers) without escapes.
-    For such a text every ``"`` delimits a string, so it holds twice as many
-    as the object has names and string values; a repeated name (which the
-    plain scanner would silently collapse) adds at least one more string.
-    Anything else (nesting, backslashes, spaces around the object, any
-    scanner error) takes the strict parser, which also names the fault.
+    The plain C scanner builds the dict without the strict decoder's Python
+    hook per object, which is what catches a repeated name. Its answer is kept
+    only for a text without backslashes and without whitespace after a quote
+    (``\\t``, ``\\n``, ``\\r`` are whitespace wherever they stand: the scanner
+    refuses them raw inside strings). In such a text every ``"`` delimits a
+    string and every name is followed at once by ``:``, so ``":`` occurs at
+    least once per name at any depth; occurring exactly as often as the dict
+    has members leaves no room for a repeated or nested name. Anything else
+    (and any scanner error) takes the strict parser, which also names the fault.
     """
     try:
         text = payload.decode("utf-8")
         value, end = _scan(text, 0)
     except (ValueError, StopIteration, RecursionError):
         return _json.loads_object(payload, what="DPoP proof claims")
+    if (
+        end == len(text)
+        and type(value) is dict
+        and "\\" not in text
+        and '" ' not in text
+        and "\t" not in text
+        and "\n" not in text
+        and "\r" not in text
+        and text.count('":') == len(value)
+    ):
+        return value
+    return _json.loads_object(payload, what="DPoP proof claims")
     if end == len(text) and type(value) is dict and "\\" not in text:
         kinds = list(map(type, value.values()))
         if (

@@ -246,16 +246,23 @@ class Ecdh:
         elif encrypted_key:
             fail()
         peer = self._ephemeral_key(header.get("epk"))
+        try:
+            if self._okp is None:  # _agree, inline
+                z = self._private.exchange(_ECDH, peer)
+            else:
+                z = self._private.exchange(peer)
+        except ValueError:
+            fail()  # X25519/X448 low-order points give an all-zero secret
         if "apu" in header or "apv" in header:
             apu = b64_param(header, "apu") if "apu" in header else b""
             apv = b64_param(header, "apv") if "apv" in header else b""
+            derived = self._derive(z, enc, apu, apv)
         else:
-            apu = apv = b""
-        try:
-            z = self._agree(self._private, peer)
-        except ValueError:
-            fail()  # X25519/X448 low-order points give an all-zero secret
-        derived = self._derive(z, enc, apu, apv)
+            # _derive's usual case, inline: no party info, OtherInfo per enc.
+            cached = self._infos.get(enc.name)
+            if cached is None:
+                cached = self._infos[enc.name] = self._other_info(enc, b"", b"")
+            derived = ConcatKDFHash(_SHA256, cached[1], cached[0]).derive(z)
         if not kek_size:
             return derived
         try:

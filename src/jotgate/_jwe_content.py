@@ -76,22 +76,12 @@ class _Gcm:
         return iv, sealed[:-16], sealed[-16:]
 
     def open(self, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes | None:
-        return _gcm_open(self._decrypt, iv, ciphertext, tag, aad)
-
-
-def _gcm_open(
-    decrypt: Callable[[bytes, bytes, bytes], bytes],
-    iv: bytes,
-    ciphertext: bytes,
-    tag: bytes,
-    aad: bytes,
-) -> bytes | None:
-    if len(iv) != 12 or len(tag) != 16:
-        return None
-    try:
-        return decrypt(iv, ciphertext + tag, aad)
-    except InvalidTag:
-        return None
+        if len(iv) != 12 or len(tag) != 16:
+            return None
+        try:
+            return self._decrypt(iv, ciphertext + tag, aad)
+        except InvalidTag:
+            return None
 
 
 def open_once(
@@ -99,10 +89,16 @@ def open_once(
 ) -> bytes | None:
     """``enc.prepare(cek).open(...)`` for a CEK used once (ECDH-ES: a new CEK per message).
 
-    AES-GCM skips binding a :class:`_Gcm`: the ``AESGCM`` object is used once.
+    AES-GCM skips binding a :class:`_Gcm` (the same checks as its ``open``):
+    the ``AESGCM`` object serves one message.
     """
     if enc.prepare is _Gcm:
-        return _gcm_open(AESGCM(cek).decrypt, iv, ciphertext, tag, aad)
+        if len(iv) != 12 or len(tag) != 16:
+            return None
+        try:
+            return AESGCM(cek).decrypt(iv, ciphertext + tag, aad)
+        except InvalidTag:
+            return None
     return enc.prepare(cek).open(iv, ciphertext, tag, aad)
 
 

@@ -271,9 +271,12 @@ def _verify(
             raw = token.encode("ascii")
         except UnicodeEncodeError:
             raise MalformedTokenError("the token has non-ASCII characters") from None
-        if token.count(".") != 2:  # before split(): a proof of dots stays one string
+        # At most three parts however many dots (no huge list); a dot in the
+        # last or fewer than three parts is not a compact JWS.
+        parts = token.split(".", 2)
+        if len(parts) != 3 or "." in parts[2]:
             raise MalformedTokenError("a compact JWS has three dot-separated parts")
-        head, body, _ = token.split(".")
+        head, body, _ = parts
         entry = _keys.get(head)
         if entry is None:
             entry = _load_header(head)
@@ -339,7 +342,11 @@ def _verify(
             raise UseDPoPNonceError("the DPoP nonce is not current")
     # A proof stays acceptable until iat + age + slack: remember its jti that long.
     # The cached header is shared: the caller gets a copy (cheap when the jwk is flat).
-    copied = {**header, "jwk": dict(header["jwk"])} if flat else fresh(header)
+    if flat:
+        copied = header.copy()  # dict.copy(): about half the time of {**header, ...}
+        copied["jwk"] = copied["jwk"].copy()
+    else:
+        copied = fresh(header)
     checked = _new_tuple(Proof, (jkt, key, claims, copied))  # Proof(...) minus its Python __new__
     return checked, f"{jkt}:{jti}", iat + age + slack
 

@@ -85,6 +85,10 @@ _REFUSED_ALGORITHMS: Final = {
 _GENERATED: Final = frozenset({"epk", "iv", "tag", "p2s", "crit"})
 
 _SEGMENT_CACHE_SIZE: Final = 256
+_new_tuple: Final = tuple.__new__
+# isinstance tuples built once: `str | bytes` in a call builds a union object every time.
+_TEXT: Final = (str, bytes)
+_KEYS: Final = (Key, KeySet)
 _segment_cache: dict[tuple[str, str, str | None], bytes] = {}
 # ECDH headers without caller extras: the JSON text before the epk's, per (alg, enc, kid).
 _epk_prefixes: dict[tuple[str, str, str | None], str] = {}
@@ -103,7 +107,7 @@ class Decrypted(NamedTuple):
 
 def _check_names(names: Collection[str], table: Mapping[str, object], what: str) -> None:
     """Refuse an allowed-list that is not a list of names we implement (a caller error)."""
-    if isinstance(names, str | bytes) or not names:
+    if isinstance(names, _TEXT) or not names:
         raise UnsupportedAlgorithmError(
             f"{what} must be a non-empty list of names, e.g. [{next(iter(table))!r}]"
         )
@@ -147,9 +151,21 @@ def decrypt_compact(
 
     The returned header may be shared with the header cache: do not mutate it.
     """
+    return _decrypt(token, key, algorithms, encryptions, allow_zip, max_pbes2_count)
+
+
+def _decrypt(
+    token: str | bytes,
+    key: Key | KeySet,
+    algorithms: Collection[str],
+    encryptions: Collection[str],
+    allow_zip: bool,
+    max_pbes2_count: int,
+) -> tuple[dict[str, Any], bytes, Key]:
+    """:func:`decrypt_compact` with positional options (one call less for :func:`decrypt`)."""
     _check_names(algorithms, ALGORITHMS, "algorithms")
     _check_names(encryptions, ENCRYPTIONS, "encryptions")
-    if not isinstance(key, Key | KeySet):
+    if not isinstance(key, _KEYS):
         raise InvalidKeyError("decrypt with a jwk.Key or jwk.KeySet")
     if type(max_pbes2_count) is not int or max_pbes2_count < 1:
         raise TypeError("max_pbes2_count must be a positive int")
@@ -223,18 +239,13 @@ def decrypt(
         decrypted = jwe.decrypt(token, private_key, algorithms=["RSA-OAEP-256"],
                                 encryptions=["A256GCM"])
     """
-    header, plaintext, used = decrypt_compact(
-        token,
-        key,
-        algorithms,
-        encryptions,
-        allow_zip=allow_zip,
-        max_pbes2_count=max_pbes2_count,
+    header, plaintext, used = _decrypt(
+        token, key, algorithms, encryptions, allow_zip, max_pbes2_count
     )
     if ALGORITHMS[header["alg"]].params:
-        # epk/iv/p2s headers are parsed anew for every token and never cached
+        # epk/iv/p2s headers are built anew for every token and never cached
         # (see load_header): this one is the caller's already.
-        return Decrypted(header, plaintext, used)
+        return _new_tuple(Decrypted, (header, plaintext, used))  # minus its Python __new__
     # A static header may be shared with the cache: hand out a copy the caller may change.
     return Decrypted(copy_tree(header), plaintext, used)
 

@@ -58,6 +58,8 @@ _UNDERSTOOD_CRITICAL: Final[frozenset[str]] = frozenset()
 _STRING_PARAMS: Final = ("kid", "typ", "cty")
 
 _HEADER_CACHE_SIZE: Final = 1024
+# Built once: `str | bytes` inside a call builds a union object on every call.
+_TEXT: Final = (str, bytes)
 _header_cache: dict[str, dict[str, Any]] = {}
 
 
@@ -147,7 +149,7 @@ def split_compact(token: object) -> tuple[bytes, str, str, str]:
 
 
 def _check_algorithms(algorithms: Collection[str]) -> None:
-    if isinstance(algorithms, str | bytes) or not algorithms:
+    if isinstance(algorithms, _TEXT) or not algorithms:
         raise UnsupportedAlgorithmError(
             "algorithms must be a non-empty list of algorithm names, e.g. ['ES256']"
         )
@@ -160,7 +162,7 @@ def verify_compact(
 
     The returned header is shared with the header cache: do not mutate it.
     """
-    if isinstance(algorithms, str | bytes) or not algorithms:
+    if isinstance(algorithms, _TEXT) or not algorithms:
         _check_algorithms(algorithms)  # a string would make `in` a substring test
     raw, head, body, _ = split_compact(token)
     header = _header_cache.get(head)
