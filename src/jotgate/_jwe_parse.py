@@ -42,8 +42,8 @@ header_cache: dict[str, dict[str, Any]] = {}
 
 # The end of an ECDH-ES header as jotgate (and any library that sorts the epk's
 # members and puts it last, without spaces) writes it: `,"epk":{...}}`. Every
-# value is limited to characters that JSON never escapes, so the matched bytes
-# are the values. A `,"` never occurs inside a JSON string (a bare quote ends
+# value is limited to characters that JSON never escapes, so the matched text
+# is the values. A `,"` never occurs inside a JSON string (a bare quote ends
 # it), so the match is a member of the top-level object: see _check.
 _EPK_TAIL: Final = re.compile(
     r',"epk":\{"crv":"([A-Za-z0-9-]{1,16})","kty":"(EC|OKP)",'

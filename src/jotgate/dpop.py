@@ -262,7 +262,10 @@ def _verify(
         raise TypeError("with access_token, pass expected_jkt (the token's cnf.jkt)")
     if expected_jkt is not None and not isinstance(expected_jkt, str):
         raise TypeError("expected_jkt must be a str")
-    token = _single(proof)  # a str of at most MAX_PROOF_LENGTH characters
+    if type(proof) is str and 0 < len(proof) <= MAX_PROOF_LENGTH and "," not in proof:
+        token = proof  # what _single answers for the usual header value, without the call
+    else:
+        token = _single(proof)  # a str of at most MAX_PROOF_LENGTH characters
     try:
         # verify_compact's checks, each done once: split_compact's (ASCII, three
         # parts), the header's (cached with its key, so looked up once), alg
