@@ -409,10 +409,12 @@ class Verifier:
                     deadline = float("inf")
             # First in, first out: O(1), and only tokens that verified get
             # in, so the cache holds live users' tokens, never an attacker's
-            # junk. The order may name a token already dropped (expired,
-            # revoked, forgotten: popping it again is harmless) or twice (two
-            # threads verified it at once): the cache never outgrows the
-            # order, nor the order cache_size.
+            # junk. The order may still name a token already dropped
+            # (expired, revoked, forgotten: popping it is a no-op) or name
+            # one twice (cached again after forget(), or by two threads at
+            # once: the older mention evicts it early, and it is verified
+            # again). Either way the cache never outgrows the order, nor the
+            # order cache_size.
             order, cache = self._order, self._cache
             while len(order) >= self._cache_size:
                 try:  # try, not contextlib.suppress: free when nothing is raised
