@@ -51,6 +51,8 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 _HIGH_WATER: Final = 256 * 1024
 _LOW_WATER: Final = 64 * 1024
 _ASGI: Final = {"version": "3.0", "spec_version": "2.3"}
+# Answers shorter than this wait for the end of the loop's round (see write()).
+_WRITE_AT_ONCE: Final = 64 * 1024
 # The error codes of the answers the server gives itself (JSON, as the gateway's).
 _ERROR_CODES: Final = {
     400: "bad_request",
@@ -108,6 +110,7 @@ class H1Connection(asyncio.Protocol):
         self._in_head = False
         self._parsing: Exchange | None = None  # the request whose body is being parsed
         self._running: Exchange | None = None  # the request the app is answering
+        self._pending: list[bytes] | None = None  # written at the end of the loop's round
         self._serving = False  # whether the connection's task runs
         self._task_waits: asyncio.Future[None] | None = None  # that task's idle wait
         self._queue: deque[Exchange] = deque()  # pipelined requests, in order
@@ -317,10 +320,36 @@ class H1Connection(asyncio.Protocol):
         self.deadline = self.loop.time() + self._limits.read_timeout if waiting else math.inf
 
     def write(self, data: bytes) -> None:
-        """Queue ``data`` for the client (dropped once the client has gone)."""
+        """Queue ``data`` for the client (dropped once the client has gone).
+
+        It is written when the event loop's current round of callbacks is
+        over (:meth:`GatewayServer.defer_flush`), together with what other
+        requests answered meanwhile: writing wakes the client, and a woken
+        peer often takes the CPU from the gateway on the spot; one burst of
+        writes per round wakes it once instead of once per answer. A large
+        piece is written at once.
+        """
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
+        if transport is None or transport.is_closing():
+            return
+        pending = self._pending
+        if pending is None:
+            if len(data) >= _WRITE_AT_ONCE:
+                transport.write(data)
+                return
+            self._pending = [data]
+            self.server.defer_flush(self)
+        else:
+            pending.append(data)
+            if len(data) >= _WRITE_AT_ONCE:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what :meth:`write` held."""
+        pending, self._pending = self._pending, None
+        transport = self.transport
+        if pending and transport is not None and not transport.is_closing():
+            transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     async def drain(self, exchange: Exchange) -> None:
         """Wait while the client reads slower than the answer comes."""
@@ -411,10 +440,11 @@ class H1Connection(asyncio.Protocol):
             b"content-type: application/json\r\ncontent-length: %d\r\n"
             b"cache-control: no-store\r\nconnection: close\r\n\r\n" % len(body)
         )
-        self.transport.write(head + body)
+        self.write(head + body)
         self._close()
 
     def _close(self) -> None:
+        self.flush()
         self._pause_reading()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()

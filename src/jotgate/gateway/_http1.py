@@ -60,6 +60,7 @@ class Connection(asyncio.Protocol):
         self._error: BaseException | None = None
         self._write_paused = False
         self._read_paused = False
+        self._pending = b""  # a request held until the loop's round ends
         self._reset(head_request=False)
         self._parser: httptools.HttpResponseParser | None = None
 
@@ -233,6 +234,29 @@ class Connection(asyncio.Protocol):
             raise self._broken()
         assert self.transport is not None
         self.transport.write(data)
+
+    def write_later(self, data: bytes, batch: list[Connection]) -> bool:
+        """Hold a whole request for :meth:`flush` (see ``Pool``); True when ``batch`` was empty.
+
+        A lost connection raises at once, as :meth:`write` does.
+        """
+        if not self.usable:
+            raise self._broken()
+        self._pending = data
+        batch.append(self)
+        return len(batch) == 1
+
+    def flush(self) -> None:
+        """Write what :meth:`write_later` held; a connection lost meanwhile fails the read."""
+        data, self._pending = self._pending, b""
+        if not data:
+            return
+        if self.usable:
+            assert self.transport is not None
+            self.transport.write(data)
+        elif self._error is None:
+            self._error = UpstreamError("the upstream closed the connection")
+            self._wake()
 
     async def drain(self, timeout: float) -> None:
         """Wait until the socket's buffer has room (or the answer came early)."""

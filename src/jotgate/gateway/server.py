@@ -80,6 +80,7 @@ class GatewayServer:
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty: list[H1Connection] = []  # connections with writes held
 
     @classmethod
     def for_gateway(cls, gateway: Gateway, host: str, port: int, **options: Any) -> GatewayServer:
@@ -117,6 +118,18 @@ class GatewayServer:
         task = self.loop.create_task(request)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def defer_flush(self, conn: H1Connection) -> None:
+        """Write ``conn``'s held data once the loop's current round of callbacks is done."""
+        dirty = self._dirty
+        dirty.append(conn)
+        if len(dirty) == 1:
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
 
     async def _sweep(self) -> None:
         loop = self.loop
