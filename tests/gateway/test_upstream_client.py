@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from jotgate.gateway._http1 import _HIGH_WATER
 from jotgate.gateway.upstream import Pool, Response, UpstreamError, UpstreamTimeout
 
 T = TypeVar("T")
@@ -655,10 +656,16 @@ def test_the_host_header_omits_default_ports_and_keeps_others() -> None:
 def test_a_complete_answer_left_unread_does_not_stall_its_connection() -> None:
     async def script(server: RawServer, reader: Any, writer: Any, index: int) -> None:
         await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 307200\r\n\r\n" + b"a" * 204800)
+        # Up to the pool's high-water mark (reading never pauses there, however
+        # the bytes arrive), then a piece small enough to come in one read:
+        # reading pauses with it, the answer now whole. (A larger last piece
+        # could arrive split, pause reading before the end, and never finish.)
+        length = b"%d" % (_HIGH_WATER + 100)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: " + length + b"\r\n\r\n")
+        writer.write(b"a" * _HIGH_WATER)
         await writer.drain()
         await asyncio.sleep(0.1)
-        writer.write(b"b" * 102400)  # reading pauses with this piece, the answer now whole
+        writer.write(b"b" * 100)
         await writer.drain()
         await serve_forever(server, reader, writer, index)
 

@@ -263,29 +263,29 @@ class H1Connection(asyncio.Protocol):
                 finally:
                     self._task_waits = None
                 continue
-            await self._serve(exchange)
+            # The request, inline rather than in a coroutine of its own: one
+            # frame fewer to suspend and resume while the upstream answers.
+            try:
+                await self._app(exchange.scope, exchange.receive, exchange.send)
+            except asyncio.CancelledError:
+                self._close()
+                raise
+            except Exception:
+                log.exception("the gateway failed to answer %s", exchange.scope["method"])
+                if not exchange.head_sent and not self._lost:
+                    self._refuse(500, "internal error")
+                else:
+                    self._close()  # a truncated answer must not look complete
+                return
+            if not exchange.complete:
+                if exchange.head_sent or self._lost:
+                    self._close()  # the app stopped mid-body: the client sees it truncated
+                else:
+                    self._refuse(500, "no response")
+                return
             transport = self.transport
             if self._running is exchange or transport is None or transport.is_closing():
                 return  # not answered whole, or closing: no further request
-
-    async def _serve(self, exchange: Exchange) -> None:
-        try:
-            await self._app(exchange.scope, exchange.receive, exchange.send)
-        except asyncio.CancelledError:
-            self._close()
-            raise
-        except Exception:
-            log.exception("the gateway failed to answer %s", exchange.scope["method"])
-            if not exchange.head_sent and not self._lost:
-                self._refuse(500, "internal error")
-            else:
-                self._close()  # a truncated answer must not look complete
-            return
-        if not exchange.complete:
-            if exchange.head_sent or self._lost:
-                self._close()  # the app stopped mid-body: the client sees it truncated
-            else:
-                self._refuse(500, "no response")
 
     def response_done(self, exchange: Exchange) -> None:
         """The app sent its last body message: the next request may go."""

@@ -84,9 +84,13 @@ class GatewayServer:
 
     @classmethod
     def for_gateway(cls, gateway: Gateway, host: str, port: int, **options: Any) -> GatewayServer:
-        """A server for ``gateway`` that runs its startup and shutdown."""
+        """A server for ``gateway`` that runs its startup and shutdown.
+
+        Requests go to :meth:`Gateway.http <jotgate.gateway.Gateway.http>`,
+        the ASGI app's own handler of ``http`` scopes.
+        """
         return cls(
-            gateway, host, port, startup=gateway.startup, shutdown=gateway.shutdown, **options
+            gateway.http, host, port, startup=gateway.startup, shutdown=gateway.shutdown, **options
         )
 
     @property

@@ -287,7 +287,12 @@ class Pool:
                     conn.write(request_head)
                     pulled = True
                     sent = await self._stream_body(conn, body, chunked)
-                await conn.read_head(self.timeout)
+                while not conn.head_done:  # the response's status line and headers
+                    waiter = conn.head_waiter(self.timeout)
+                    try:
+                        await waiter
+                    finally:
+                        conn.stop_waiting()
             except Stale:
                 conn.close()
                 if pulled:
