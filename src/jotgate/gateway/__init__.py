@@ -1,7 +1,8 @@
 """The jotgate API gateway: verify once at the edge, forward identity as headers.
 
-DESIGN.md flow step 7. A reverse proxy (pure ASGI, served by uvicorn) in
-front of microservices: it strips identity headers clients could forge,
+DESIGN.md flow step 7. A reverse proxy (a pure ASGI app; ``jotgate gateway``
+serves it with its own HTTP/1.1 server, :class:`GatewayServer`) in front of
+microservices: it strips identity headers clients could forge,
 verifies the access token on ``required`` routes with
 :class:`jotgate.middleware.Verifier` (keys from the auth server's JWKS,
 logouts pushed through Redis or polled), forwards the claims as
@@ -15,7 +16,7 @@ Example::
 
     settings = load(None, {"auth_server": "http://127.0.0.1:8000"},
                     routes=["/api=http://127.0.0.1:9001"])
-    app = Gateway(settings)          # serve with uvicorn
+    app = Gateway(settings)          # any ASGI server, or GatewayServer
 
 From a shell: ``jotgate gateway --listen 127.0.0.1:8080
 --auth-server http://127.0.0.1:8000 --route /api=http://127.0.0.1:9001``.

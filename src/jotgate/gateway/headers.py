@@ -56,8 +56,8 @@ _HOP_BY_HOP: Final = frozenset(
         b"proxy-authorization",
     }
 )
-# Set again by the gateway (host: by the upstream URL; expect: uvicorn already
-# answered 100-continue to the client).
+# Set again by the gateway (host: by the upstream URL; expect: the server in
+# front, the gateway's own or uvicorn, already answered 100-continue).
 _REPLACED: Final = frozenset({b"host", b"expect", b"x-request-id"})
 # The ones the gateway sets; the rest of X-Forwarded-* (Prefix, Port, Uri...)
 # passes only when forwarding headers are trusted.

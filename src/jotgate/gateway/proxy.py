@@ -2,9 +2,10 @@
 
 The request body goes up as it arrives from ASGI ``receive`` and the
 response comes back chunk by chunk (raw: the upstream's ``Content-Encoding``
-passes through untouched), so no body is ever held whole: uvicorn stops
-reading from a client whose chunks the upstream has not yet taken, and
-waits for a slow client before the next chunk is read from the upstream.
+passes through untouched), so no body is ever held whole: the server (the
+gateway's own, or uvicorn) stops reading from a client whose chunks the
+upstream has not yet taken, and waits for a slow client before the next
+chunk is read from the upstream.
 Memory per request is a few chunks, whatever the size. The HTTP/1.1 client
 and its keep-alive pool are :mod:`jotgate.gateway.upstream`.
 
@@ -164,8 +165,9 @@ class Upstreams:
             response.close()
 
     async def _relay(self, response: Response, receive: Receive, send: Send) -> None:
-        # uvicorn's send() silently drops data for a client that has gone, so
-        # watch for the disconnect and stop pulling from the upstream then.
+        # The server's send() silently drops data for a client that has gone
+        # (the gateway's own and uvicorn's alike), so watch for the disconnect
+        # and stop pulling from the upstream then.
         stream = asyncio.ensure_future(self._stream(response, send))
         watcher = asyncio.ensure_future(_until_disconnect(receive))
         try:
@@ -186,7 +188,7 @@ class Upstreams:
                 chunk = await response.read()
         except UpstreamError as exc:
             # Too late for a 502/504. Returning without the final message
-            # makes uvicorn close the connection, so the client sees a
+            # makes the server close the connection, so the client sees a
             # truncated body rather than a complete-looking short one.
             log.warning("upstream response broke off: %s", type(exc).__name__)
             return
