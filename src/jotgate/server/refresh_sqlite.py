@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import insert
@@ -25,7 +26,7 @@ from .audit import ClientInfo, event_fields
 from .refresh_rules import Family, Found, Holder, LostRace, Rotated, Successor, judge
 from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
 
-__all__ = ["UsedBefore", "db_time", "rotate"]
+__all__ = ["Plan", "UsedBefore", "db_time", "plan", "rotate"]
 
 _DIALECT: Final = sqlite.dialect(paramstyle="named")
 _TOKEN_COLUMNS: Final = ["id", "session_id", "token_hash", "created_at", "expires_at"]
@@ -79,8 +80,26 @@ def _found(row: tuple[Any, ...] | None) -> Found | None:
     )
 
 
-def rotate(
-    connection: sqlite3.Connection,
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything a rotation needs that does not depend on the stored rows.
+
+    Built on the event loop (:func:`plan`), so the writer thread, which holds
+    SQLite's write lock and competes for the GIL, runs as little Python as it can.
+    """
+
+    token_hash: str
+    now: dt.datetime
+    stamp: str
+    access_sid: str | None
+    proof_jkt: str | None
+    successor: Successor
+    idle_expiry: dt.datetime
+    idle_expiry_stamp: str
+    audit: dict[str, Any]
+
+
+def plan(
     *,
     token_hash: str,
     now: dt.datetime,
@@ -89,59 +108,77 @@ def rotate(
     successor: Successor,
     refresh_ttl: int,
     client: ClientInfo,
-) -> Rotated | UsedBefore:
+) -> Plan:
+    """The rotation of ``token_hash`` into ``successor`` at ``now``, ready for :func:`rotate`."""
+    idle = now + dt.timedelta(seconds=refresh_ttl)
+    event = event_fields("refresh", client=client)
+    event["at"] = db_time(event["at"])
+    event["detail"] = json.dumps(event["detail"])
+    return Plan(
+        token_hash=token_hash,
+        now=now,
+        stamp=db_time(now),
+        access_sid=access_sid,
+        proof_jkt=proof_jkt,
+        successor=successor,
+        idle_expiry=idle,
+        idle_expiry_stamp=db_time(idle),
+        audit=event,
+    )
+
+
+def rotate(connection: sqlite3.Connection, plan: Plan) -> Rotated | UsedBefore:
     """Find, judge and rotate one refresh token; :data:`USED_BEFORE` if it was rotated already.
 
     Refusals raise :class:`.errors.ApiError` before anything is written.
     """
-    found = _found(connection.execute(_FIND_SQL, {"p_hash": token_hash}).fetchone())
-    if not judge(found, now=now, access_sid=access_sid, proof_jkt=proof_jkt):
+    found = _found(connection.execute(_FIND_SQL, {"p_hash": plan.token_hash}).fetchone())
+    if not judge(found, now=plan.now, access_sid=plan.access_sid, proof_jkt=plan.proof_jkt):
         return USED_BEFORE
     assert found is not None
     assert found.sid is not None
     assert found.uid is not None
     assert found.session_expires_at is not None
-    expires_at = min(now + dt.timedelta(seconds=refresh_ttl), found.session_expires_at)
-    stamp = db_time(now)
+    successor = plan.successor
     changed = connection.execute(
         _ROTATE_SQL,
         {
             "p_tid": found.id,
-            "p_now": stamp,
+            "p_now": plan.stamp,
             "p_successor": successor.id,
             "p_sealed": successor.sealed,
         },
     ).fetchall()
     if (found.id,) not in changed:
         raise LostRace
+    # Idle expiry, never past the session's absolute cap.
+    capped = found.session_expires_at < plan.idle_expiry
+    expires_at = found.session_expires_at if capped else plan.idle_expiry
     connection.execute(
         _INSERT_SQL,
         {
             "id": successor.id,
             "session_id": found.sid,
             "token_hash": successor.token_hash,
-            "created_at": stamp,
-            "expires_at": db_time(expires_at),
+            "created_at": plan.stamp,
+            "expires_at": db_time(expires_at) if capped else plan.idle_expiry_stamp,
         },
     )
     connection.execute(
         _TOUCH_SQL,
         {
             "p_sid": found.sid,
-            "p_now": stamp,
-            "p_ip": client.ip or None,
+            "p_now": plan.stamp,
+            "p_ip": plan.audit["ip"] or None,
             # Bound from now on, like a login with a proof (only if not bound yet).
-            "p_jkt": proof_jkt if found.dpop_jkt is None else None,
+            "p_jkt": plan.proof_jkt if found.dpop_jkt is None else None,
         },
     )
-    event = event_fields("refresh", client=client, user_id=found.uid, session_id=found.sid)
-    event["at"] = db_time(event["at"])
-    event["detail"] = json.dumps(event["detail"])
-    connection.execute(_AUDIT_SQL, event)
+    connection.execute(_AUDIT_SQL, {**plan.audit, "user_id": found.uid, "session_id": found.sid})
     return Rotated(
         user=Holder(found.uid, found.roles),
         session=Family(found.sid, found.session_expires_at),
         plain=successor.plain,
         expires_at=expires_at,
-        now=now,
+        now=plan.now,
     )

@@ -14,7 +14,11 @@ reuse means theft and the whole family dies.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import logging
+import os
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from functools import partial
@@ -29,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from . import audit
+from . import audit, refresh_sqlite
 from .audit import ClientInfo
 from .bindings import Binding
 from .denylist import Denylist
@@ -37,8 +41,6 @@ from .errors import ApiError, invalid_token
 from .models import RefreshToken, Session, User
 from .refresh_rules import Family, Found, Holder, LostRace, Rotated, Successor, judge
 from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
-from .refresh_sqlite import UsedBefore
-from .refresh_sqlite import rotate as rotate_on_sqlite
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
 from .session_revocation import SessionRevocation
@@ -48,7 +50,11 @@ from .tokens import TokenService, new_refresh_token
 
 __all__ = ["Revocations", "SessionService", "TokenPair", "hash_refresh_token"]
 
+log = logging.getLogger("jotgate.server")
+
 _ROTATION_ATTEMPTS: Final = 5
+#: Refresh tokens carry 256 bits from the OS CSPRNG (as :func:`.tokens.new_refresh_token`).
+_TOKEN_BYTES: Final = 32
 #: Refresh tokens deleted per transaction by :meth:`SessionService.purge_dead_tokens`...
 PURGE_BATCH: Final = 500
 #: ...and at most this many transactions per sweep (the rest waits for the next one).
@@ -217,9 +223,12 @@ class SessionService(SessionRevocation):
             return None
 
     def _successor(self) -> Successor:
-        plain = new_refresh_token()
+        # One draw from the OS for token and id: each os.urandom call lets
+        # the GIL go, and getting it back is what costs under load.
+        entropy = os.urandom(_TOKEN_BYTES + 16)
+        plain = base64.urlsafe_b64encode(entropy[:_TOKEN_BYTES]).rstrip(b"=").decode()
         return Successor(
-            id=str(uuid.uuid4()),
+            id=str(uuid.UUID(bytes=entropy[_TOKEN_BYTES:], version=4)),
             plain=plain,
             token_hash=hash_refresh_token(plain),
             sealed=self._sealer.seal(plain.encode())
@@ -235,22 +244,24 @@ class SessionService(SessionRevocation):
         rotated: Rotated | TokenPair | _Reuse
         if self._writer is not None:
             # SQLite: the whole rotation in the writer thread, one hop, group-committed.
-            outcome = await self._writer.run(
-                partial(
-                    rotate_on_sqlite,
-                    token_hash=token_hash,
-                    now=now,
-                    access_sid=access_sid,
-                    proof_jkt=binding.jkt,
-                    successor=self._successor(),
-                    refresh_ttl=self._settings.refresh_token_ttl,
-                    client=client,
-                )
+            rotation = refresh_sqlite.plan(
+                token_hash=token_hash,
+                now=now,
+                access_sid=access_sid,
+                proof_jkt=binding.jkt,
+                successor=self._successor(),
+                refresh_ttl=self._settings.refresh_token_ttl,
+                client=client,
             )
+            try:
+                outcome = await self._writer.run(partial(refresh_sqlite.rotate, plan=rotation))
+            except sqlite3.Error as exc:
+                log.warning("refresh failed in the SQLite writer: %s", exc)
+                raise ApiError(503, "try_again", "the database is busy; retry") from None
             # Used before (a concurrent tab, or theft): rare, the general path decides.
             rotated = (
                 await self._refresh_core(token_hash, access_sid, client, binding)
-                if isinstance(outcome, UsedBefore)
+                if isinstance(outcome, refresh_sqlite.UsedBefore)
                 else outcome
             )
         else:

@@ -7,9 +7,9 @@ under a burst of refreshes most of the time went to those sleeps and to
 thread hops, one per statement. Here, work for the database is a plain
 function of a ``sqlite3`` connection, queued to one thread that owns its own
 connection; the thread takes whatever is queued, runs it all in one
-``BEGIN IMMEDIATE`` transaction (each function under its own savepoint, so
-one that raises undoes only its own writes) and commits once: one write
-lock, one WAL append and one wake-up of the event loop per batch.
+``BEGIN IMMEDIATE`` transaction and commits once: one write lock, one WAL
+append and one wake-up of the event loop per batch. A function that raises
+has its own writes undone and no one else's (see :func:`_run`).
 
 Other processes and the async engine's own writers (logins, logouts) still
 meet this connection at SQLite's lock and wait on ``busy_timeout`` as
@@ -57,6 +57,28 @@ class _Job(Generic[T]):
         self.loop = loop
         self.result: T | None = None
         self.error: BaseException | None = None
+
+
+def _run(connection: sqlite3.Connection, batch: list[_Job[Any]]) -> list[_Job[Any]]:
+    """Run a batch inside its transaction; the jobs to run again if it was rolled back.
+
+    No savepoint per job (two statements, two trips through the GIL, each):
+    a job that fails before writing anything, as refusals do, leaves
+    nothing to undo, which ``total_changes`` proves. One that fails after
+    writing rolls the whole transaction back and keeps its error; the jobs
+    before it (their writes undone) and after it (never run) go again.
+    """
+    for index, job in enumerate(batch):
+        before = connection.total_changes
+        try:
+            job.result = job.work(connection)
+        except Exception as exc:  # the job's own failure
+            job.error = exc
+            if connection.total_changes != before or not connection.in_transaction:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                return batch[:index] + batch[index + 1 :]
+    return []
 
 
 def _deliver(jobs: list[_Job[Any]]) -> None:
@@ -179,17 +201,12 @@ class SqliteWriter:
             self._hand_back(leftovers)
 
     def _commit(self, connection: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
+        redo: list[_Job[Any]] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                connection.execute("SAVEPOINT job")
-                try:
-                    job.result = job.work(connection)
-                except Exception as exc:  # the job's own failure: undo only its writes
-                    job.error = exc
-                    connection.execute("ROLLBACK TO job")
-                connection.execute("RELEASE job")
-            connection.execute("COMMIT")
+            redo = _run(connection, batch)
+            if connection.in_transaction:
+                connection.execute("COMMIT")
         except sqlite3.Error as exc:
             # The batch as a whole failed (disk full, I/O error, lock timeout):
             # nothing of it was committed, so no job may report success.
@@ -199,7 +216,11 @@ class SqliteWriter:
             for job in batch:
                 job.result = None
                 job.error = exc
-        self._hand_back(batch)
+            redo = []
+        self._hand_back([job for job in batch if job not in redo])
+        for job in redo:
+            job.result = None
+            self._commit(connection, [job])
 
     @staticmethod
     def _hand_back(jobs: list[_Job[Any]]) -> None:
