@@ -51,6 +51,20 @@ class Echo:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             return
+        if path == "/long-stream":
+            # As the gateway does: stream, and meanwhile watch for the client leaving.
+            async def until_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+
+            watcher = asyncio.ensure_future(until_disconnect())
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for piece in (b"a", b"b", b"c", b"d", b"e"):
+                await asyncio.sleep(0.3)  # longer, all told, than the read deadline
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            watcher.cancel()
+            return
         if path == "/bad-header":
             headers = [(b"x-evil", b"a\r\nset-cookie: b")]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -293,6 +307,14 @@ def test_a_client_leaving_mid_body_is_a_disconnect_and_the_server_goes_on(
         reader.sock.close()
         assert answers[0].status == 200
     _wait_until(lambda: echo.disconnects == 1)
+
+
+def test_a_long_answer_is_not_cut_while_the_app_watches_for_a_disconnect(
+    served: GatewayThread,
+) -> None:
+    answers, reader = _exchange(served, b"GET /long-stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    reader.sock.close()
+    assert answers[0].body == b"abcde"  # the client read all along: no deadline applies
 
 
 def test_answers_without_a_length_are_chunked_or_close_delimited(served: GatewayThread) -> None:

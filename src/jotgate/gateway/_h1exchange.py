@@ -56,8 +56,9 @@ class Exchange:
         "_http10",
         "_no_body",
         "_request_ended",
+        "_stalls",
         "_status",
-        "_waiter",
+        "_waiters",
         "body_done",
         "buffered",
         "chunked",
@@ -89,7 +90,8 @@ class Exchange:
         self.buffered = 0
         self.body_done = False
         self._request_ended = False
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._stalls = 0  # waits for the client under the connection's deadline
         self.disconnected = False
         self.started = False
         self.head_sent = False
@@ -117,21 +119,37 @@ class Exchange:
         self.wake()
 
     def wake(self) -> None:
-        """Resume a ``receive`` (or a ``send`` waiting for the socket) that waits."""
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        """Resume every ``receive`` and ``send`` (waiting for the socket) that waits.
 
-    async def wait(self) -> None:
-        """Until :meth:`wake`; the connection's deadline covers a client that stalls."""
+        An app may wait in both at once (the gateway streams an answer while
+        it watches for the client leaving): each has its own future.
+        """
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self, *, deadline: bool) -> None:
+        """Until :meth:`wake`.
+
+        ``deadline``: the wait is for the client to send or to read (a body
+        piece, room to write), so the connection's deadline for a stalled
+        client runs meanwhile; not when an app only watches for a disconnect
+        while it streams a long answer.
+        """
         waiter = self._conn.loop.create_future()
-        self._waiter = waiter
-        self._conn.waiting_on_client(True)
+        waiters = self._waiters
+        waiters.append(waiter)
+        if deadline:
+            self._stalls += 1
+            self._conn.waiting_on_client(True)
         try:
             await waiter
         finally:
-            self._waiter = None
-            self._conn.waiting_on_client(False)
+            waiters.remove(waiter)
+            if deadline:
+                self._stalls -= 1
+                if not self._stalls:
+                    self._conn.waiting_on_client(False)
 
     # -- ASGI --------------------------------------------------------------------
 
@@ -156,7 +174,8 @@ class Exchange:
                     # The client waits for this before it sends the body (RFC 9110 §10.1.1).
                     self._continue = False
                     self._conn.write(_CONTINUE)
-            await self.wait()
+            # Waiting for body bytes has a deadline; waiting for a disconnect has none.
+            await self.wait(deadline=not self._request_ended)
 
     async def send(self, message: Message) -> None:
         """``http.response.start`` is held; the first body message writes it with the body."""

@@ -354,7 +354,7 @@ class H1Connection(asyncio.Protocol):
     async def drain(self, exchange: Exchange) -> None:
         """Wait while the client reads slower than the answer comes."""
         while self._write_paused and not exchange.disconnected:
-            await exchange.wait()
+            await exchange.wait(deadline=True)
 
     def expire(self, now: float) -> None:
         """The deadline passed (the sweeper calls this): close, with 408 mid-head."""
