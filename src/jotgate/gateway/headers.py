@@ -291,10 +291,7 @@ def scan_request(headers: Iterable[tuple[bytes, bytes]]) -> RequestFacts:
 
 def request_id(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     """The client's ``X-Request-Id`` when well-formed, else a new one (:func:`new_request_id`)."""
-    for name, value in headers:
-        if name.lower() == b"x-request-id" and _REQUEST_ID.match(value):
-            return value
-    return new_request_id()
+    return scan_request(headers).request_id
 
 
 class _RequestIds:

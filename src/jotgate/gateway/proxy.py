@@ -26,7 +26,7 @@ from typing import Any
 from .headers import Headers, response_headers
 from .upstream import Pool, Response, UpstreamError, UpstreamTimeout
 
-__all__ = ["ClientGone", "Upstreams", "has_body", "send_json"]
+__all__ = ["ClientGone", "Upstreams", "send_json"]
 
 log = logging.getLogger("jotgate.gateway")
 
@@ -52,14 +52,6 @@ async def send_json(
     out.extend(headers or ())
     await send({"type": "http.response.start", "status": status, "headers": out})
     await send({"type": "http.response.body", "body": payload})
-
-
-def has_body(headers: Headers) -> bool:
-    """Whether the client framed a request body (``Content-Length`` > 0 or chunked)."""
-    for name, value in headers:
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-            return True
-    return False
 
 
 async def _request_body(first: bytes, receive: Receive) -> AsyncIterator[bytes]:
@@ -120,7 +112,7 @@ class Upstreams:
     ) -> None:
         """Send the request to ``url`` and stream the answer back to the client.
 
-        ``body``: whether the client sent one (see :func:`has_body`); it is
+        ``body``: whether the client sent one (see :func:`~.headers.scan_request`); it is
         then streamed from ``receive``.
         """
         pool = self._pool
