@@ -263,6 +263,16 @@ def test_malformed_requests_get_400_and_the_connection_closes(
     assert reader.wait_closed()
 
 
+def test_a_malformed_request_after_good_ones_lets_them_be_answered_first(
+    served: GatewayThread,
+) -> None:
+    raw = b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\nBAD\r\n\r\n"
+    answers, reader = _exchange(served, raw, 3)
+    assert [a.status for a in answers] == [200, 200]
+    assert [a.json()["path"] for a in answers] == ["/one", "/two"]
+    assert reader.closed or reader.wait_closed()
+
+
 def test_oversized_requests_are_refused(served: GatewayThread) -> None:
     long_target = b"GET /" + b"a" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     assert _exchange(served, long_target)[0][0].status == 414

@@ -117,6 +117,7 @@ class H1Connection(asyncio.Protocol):
         self._read_paused = False
         self._write_paused = False
         self._lost = False
+        self._doomed = False  # a pipelined request was refused: close after the ones before
         self.deadline = math.inf
         self.closing = False  # the server is shutting down
 
@@ -142,12 +143,12 @@ class H1Connection(asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             refused = exc.__context__
             if isinstance(refused, _Refused):
-                self._refuse(refused.status, str(refused))
+                self._bad_request(refused.status, str(refused))
             else:
                 log.error("HTTP parser callback failed", exc_info=refused)
-                self._refuse(500, "internal error")
+                self._bad_request(500, "internal error")
         except httptools.HttpParserError:
-            self._refuse(400, "malformed HTTP request")
+            self._bad_request(400, "malformed HTTP request")
 
     def eof_received(self) -> bool | None:
         return None  # half-closed clients are not served further: close
@@ -295,7 +296,7 @@ class H1Connection(asyncio.Protocol):
         if self.server.access_log:
             scope = exchange.scope
             log.debug("%s %s -> %s", scope["method"], scope["path"], exchange.keep_alive)
-        if not exchange.keep_alive or self._lost:
+        if not exchange.keep_alive or self._lost or (self._doomed and not self._queue):
             self._close()
             return
         if self._queue:
@@ -385,20 +386,20 @@ class H1Connection(asyncio.Protocol):
             if name == b"upgrade":
                 upgrade = value.lower()
         if method == b"CONNECT":
-            self._refuse(400, "CONNECT is not supported")
+            self._bad_request(400, "CONNECT is not supported")
         elif b"websocket" in upgrade:
-            self._refuse(403, "websockets are not proxied")
+            self._bad_request(403, "websockets are not proxied")
         elif any(name in (b"content-length", b"transfer-encoding") for name, _ in self._headers):
-            self._refuse(400, "an upgrade offer with a body is not supported")
+            self._bad_request(400, "an upgrade offer with a body is not supported")
         elif self._running is not None or self._queue:
-            self._refuse(400, "an upgrade offer cannot be pipelined")
+            self._bad_request(400, "an upgrade offer cannot be pipelined")
         else:
             # Served as plain HTTP/1.1 (the offer is ignored, RFC 9110 §7.8), then closed.
             self._in_head = False
             try:
                 scope = self._scope()
             except _Refused as refused:
-                self._refuse(refused.status, str(refused))
+                self._bad_request(refused.status, str(refused))
                 return
             exchange = Exchange(self, scope, keep_alive=False, expect_continue=False, http10=False)
             exchange.end_body()
@@ -430,6 +431,18 @@ class H1Connection(asyncio.Protocol):
             "headers": self._headers,
         }
 
+    def _bad_request(self, status: int, message: str) -> None:
+        """A request refused while parsing: answered now, or, pipelined, closed after the others.
+
+        Requests before it are answered first (their answers must be neither
+        lost nor overtaken); then the connection closes without reading more.
+        """
+        if self._running is None:
+            self._refuse(status, message)
+            return
+        self._doomed = True
+        self._pause_reading()
+
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` with a JSON error, then close (nothing after it is read)."""
         if self._lost or self.transport is None:
@@ -456,6 +469,8 @@ class H1Connection(asyncio.Protocol):
             transport.pause_reading()
 
     def _resume_reading(self) -> None:
+        if self._doomed:
+            return  # what follows a refused request is never read
         if self._read_paused and self.transport is not None and not self._lost:
             if self.transport.is_closing():
                 return
