@@ -40,10 +40,16 @@ def _recorder(engine: Any) -> tuple[list[str], Any]:
     return statements, record
 
 
-async def _statements_of_a_refresh(settings: Settings) -> tuple[list[str], Server]:
+async def _statements_of_a_refresh(
+    settings: Settings, *, fast_path: bool = True
+) -> tuple[list[str], Server]:
     async with running(settings) as srv:
         tokens = await srv.signup()
         await srv.runtime.tokens.warm()
+        if not fast_path:
+            # As with a driver that has no fast path (say psycopg): the Core path.
+            srv.runtime.sessions._writer = None
+            srv.runtime.sessions._pg = None
         engine = srv.runtime.engine.sync_engine
         statements, record = _recorder(engine)
         try:
@@ -51,21 +57,36 @@ async def _statements_of_a_refresh(settings: Settings) -> tuple[list[str], Serve
         finally:
             event.remove(engine, "before_cursor_execute", record)
         assert response.status_code == 200, response.text
+        again = await _refresh(srv, response.json()["refresh_token"])
+        assert again.status_code == 200, again.text
         return statements, srv
 
 
-async def test_on_postgresql_a_refresh_takes_five_statements_in_one_transaction(
+async def test_the_general_path_takes_five_statements_in_one_transaction(
     tmp_path: Path, pg_url: str
 ) -> None:
-    statements, _ = await _statements_of_a_refresh(test_settings(tmp_path, database_url=pg_url))
+    statements, _ = await _statements_of_a_refresh(
+        test_settings(tmp_path, database_url=pg_url), fast_path=False
+    )
     # Denylist lookups of other requests aside, the rotation itself (asyncpg's
     # BEGIN is not a cursor statement):
     assert statements == ["SELECT", "UPDATE", "INSERT", "UPDATE", "INSERT"]
 
 
+async def test_on_postgresql_a_refresh_goes_through_asyncpg_directly(
+    tmp_path: Path, pg_url: str
+) -> None:
+    statements, srv = await _statements_of_a_refresh(test_settings(tmp_path, database_url=pg_url))
+    assert srv.runtime.pg_rotations is not None
+    assert srv.runtime.sqlite_writer is None
+    # Nothing through SQLAlchemy: the rotation ran on the rotations' own pool.
+    assert statements == []
+
+
 async def test_on_sqlite_a_refresh_goes_through_the_writer_thread(tmp_path: Path) -> None:
     statements, srv = await _statements_of_a_refresh(test_settings(tmp_path))
     assert srv.runtime.sqlite_writer is not None
+    assert srv.runtime.pg_rotations is None
     # Nothing through the async engine: the rotation ran on the writer's connection.
     assert statements == []
 

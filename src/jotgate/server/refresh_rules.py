@@ -13,10 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from dataclasses import dataclass
+from typing import Any, Final
 
 from .errors import ApiError, invalid_token
 
-__all__ = ["Family", "Found", "Holder", "LostRace", "Rotated", "Successor", "judge"]
+__all__ = [
+    "USED_BEFORE",
+    "Family",
+    "Found",
+    "Holder",
+    "LostRace",
+    "Plan",
+    "Rotated",
+    "Successor",
+    "UsedBefore",
+    "judge",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,45 @@ class Rotated:
     plain: str
     expires_at: dt.datetime
     now: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A rotation's inputs that do not depend on the stored rows, made before it runs.
+
+    Built on the event loop, so the database side (a writer thread holding
+    SQLite's write lock, or a PostgreSQL transaction) does as little as it can.
+    """
+
+    token_hash: str
+    now: dt.datetime
+    access_sid: str | None
+    proof_jkt: str | None
+    successor: Successor
+    #: The successor's idle expiry; it is capped by the session's absolute one.
+    idle_expiry: dt.datetime
+    #: The ``refresh`` audit row (``user_id`` and ``session_id`` filled in later).
+    audit: dict[str, Any]
+
+    @property
+    def ip(self) -> str | None:
+        """The client's address, as the session's last-seen address (None: keep it)."""
+        ip: str | None = self.audit["ip"]
+        return ip or None
+
+    def expiry(self, session_expires_at: dt.datetime) -> dt.datetime:
+        """The successor's expiry: idle, never past the session's cap."""
+        return min(self.idle_expiry, session_expires_at)
+
+
+class UsedBefore:
+    """The token was rotated already: the caller replays or revokes (see :mod:`.sessions`)."""
+
+    __slots__ = ()
+
+
+#: The one :class:`UsedBefore`.
+USED_BEFORE: Final = UsedBefore()
 
 
 class LostRace(Exception):

@@ -22,11 +22,20 @@ from typing import Any, Final
 from sqlalchemy import insert
 from sqlalchemy.dialects import sqlite
 
-from .audit import ClientInfo, event_fields
-from .refresh_rules import Family, Found, Holder, LostRace, Rotated, Successor, judge
+from .refresh_rules import (
+    USED_BEFORE,
+    Family,
+    Found,
+    Holder,
+    LostRace,
+    Plan,
+    Rotated,
+    UsedBefore,
+    judge,
+)
 from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
 
-__all__ = ["Plan", "UsedBefore", "db_time", "plan", "rotate"]
+__all__ = ["Prepared", "db_time", "prepare", "rotate"]
 
 _DIALECT: Final = sqlite.dialect(paramstyle="named")
 _TOKEN_COLUMNS: Final = ["id", "session_id", "token_hash", "created_at", "expires_at"]
@@ -38,15 +47,6 @@ _TOUCH_SQL: Final = str(TOUCH.compile(dialect=_DIALECT))
 _INSERT_SQL: Final = str(insert(TOKENS).compile(dialect=_DIALECT, column_keys=_TOKEN_COLUMNS))
 _AUDIT_SQL: Final = str(insert(AUDIT).compile(dialect=_DIALECT, column_keys=_AUDIT_COLUMNS))
 _TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S.%f"
-
-
-class UsedBefore:
-    """The token was rotated already: the caller replays or revokes (not here)."""
-
-    __slots__ = ()
-
-
-USED_BEFORE: Final = UsedBefore()
 
 
 def db_time(value: dt.datetime) -> str:
@@ -81,57 +81,34 @@ def _found(row: tuple[Any, ...] | None) -> Found | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
-    """Everything a rotation needs that does not depend on the stored rows.
+class Prepared:
+    """A :class:`.refresh_rules.Plan` with its values already in SQLite's stored form."""
 
-    Built on the event loop (:func:`plan`), so the writer thread, which holds
-    SQLite's write lock and competes for the GIL, runs as little Python as it can.
-    """
-
-    token_hash: str
-    now: dt.datetime
+    plan: Plan
     stamp: str
-    access_sid: str | None
-    proof_jkt: str | None
-    successor: Successor
-    idle_expiry: dt.datetime
     idle_expiry_stamp: str
     audit: dict[str, Any]
 
 
-def plan(
-    *,
-    token_hash: str,
-    now: dt.datetime,
-    access_sid: str | None,
-    proof_jkt: str | None,
-    successor: Successor,
-    refresh_ttl: int,
-    client: ClientInfo,
-) -> Plan:
-    """The rotation of ``token_hash`` into ``successor`` at ``now``, ready for :func:`rotate`."""
-    idle = now + dt.timedelta(seconds=refresh_ttl)
-    event = event_fields("refresh", client=client)
-    event["at"] = db_time(event["at"])
-    event["detail"] = json.dumps(event["detail"])
-    return Plan(
-        token_hash=token_hash,
-        now=now,
-        stamp=db_time(now),
-        access_sid=access_sid,
-        proof_jkt=proof_jkt,
-        successor=successor,
-        idle_expiry=idle,
-        idle_expiry_stamp=db_time(idle),
-        audit=event,
+def prepare(plan: Plan) -> Prepared:
+    """Convert ``plan``'s values on the event loop, not in the writer thread."""
+    audit = dict(plan.audit)
+    audit["at"] = db_time(audit["at"])
+    audit["detail"] = json.dumps(audit["detail"])
+    return Prepared(
+        plan=plan,
+        stamp=db_time(plan.now),
+        idle_expiry_stamp=db_time(plan.idle_expiry),
+        audit=audit,
     )
 
 
-def rotate(connection: sqlite3.Connection, plan: Plan) -> Rotated | UsedBefore:
+def rotate(connection: sqlite3.Connection, prepared: Prepared) -> Rotated | UsedBefore:
     """Find, judge and rotate one refresh token; :data:`USED_BEFORE` if it was rotated already.
 
     Refusals raise :class:`.errors.ApiError` before anything is written.
     """
+    plan = prepared.plan
     found = _found(connection.execute(_FIND_SQL, {"p_hash": plan.token_hash}).fetchone())
     if not judge(found, now=plan.now, access_sid=plan.access_sid, proof_jkt=plan.proof_jkt):
         return USED_BEFORE
@@ -144,37 +121,38 @@ def rotate(connection: sqlite3.Connection, plan: Plan) -> Rotated | UsedBefore:
         _ROTATE_SQL,
         {
             "p_tid": found.id,
-            "p_now": plan.stamp,
+            "p_now": prepared.stamp,
             "p_successor": successor.id,
             "p_sealed": successor.sealed,
         },
     ).fetchall()
     if (found.id,) not in changed:
         raise LostRace
-    # Idle expiry, never past the session's absolute cap.
-    capped = found.session_expires_at < plan.idle_expiry
-    expires_at = found.session_expires_at if capped else plan.idle_expiry
+    expires_at = plan.expiry(found.session_expires_at)
+    capped = expires_at != plan.idle_expiry
     connection.execute(
         _INSERT_SQL,
         {
             "id": successor.id,
             "session_id": found.sid,
             "token_hash": successor.token_hash,
-            "created_at": plan.stamp,
-            "expires_at": db_time(expires_at) if capped else plan.idle_expiry_stamp,
+            "created_at": prepared.stamp,
+            "expires_at": db_time(expires_at) if capped else prepared.idle_expiry_stamp,
         },
     )
     connection.execute(
         _TOUCH_SQL,
         {
             "p_sid": found.sid,
-            "p_now": plan.stamp,
-            "p_ip": plan.audit["ip"] or None,
+            "p_now": prepared.stamp,
+            "p_ip": plan.ip,
             # Bound from now on, like a login with a proof (only if not bound yet).
             "p_jkt": plan.proof_jkt if found.dpop_jkt is None else None,
         },
     )
-    connection.execute(_AUDIT_SQL, {**plan.audit, "user_id": found.uid, "session_id": found.sid})
+    connection.execute(
+        _AUDIT_SQL, {**prepared.audit, "user_id": found.uid, "session_id": found.sid}
+    )
     return Rotated(
         user=Holder(found.uid, found.roles),
         session=Family(found.sid, found.session_expires_at),

@@ -22,6 +22,7 @@ from .dpop_server import DatabaseReplayCache, DPoPService
 from .keystore import KeyStore, server_sealer, server_secret
 from .logins import LoginService
 from .passwords import PasswordService
+from .refresh_pg import PgRotations, asyncpg_dsn
 from .revocation_feed import purge_expired as purge_feed
 from .sessions import SessionService
 from .settings import Settings
@@ -61,6 +62,8 @@ class Runtime:
     csrf_key: bytes = b""  # set by open_runtime
     #: SQLite only: the thread that runs refresh rotations (:mod:`.sqlite_writer`).
     sqlite_writer: SqliteWriter | None = None
+    #: PostgreSQL only: the asyncpg pool refresh rotations run on (:mod:`.refresh_pg`).
+    pg_rotations: PgRotations | None = None
     _housekeeping: asyncio.Task[None] | None = None
 
     def start_housekeeping(self) -> None:
@@ -93,6 +96,8 @@ class Runtime:
         self.passwords.close()
         if self.sqlite_writer is not None:
             await self.sqlite_writer.close()
+        if self.pg_rotations is not None:
+            await self.pg_rotations.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -153,7 +158,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         raise
     tokens = TokenService(settings, keys, denylist, encryption)
     writer = _sqlite_writer(engine)
-    sessions = SessionService(settings, db, tokens, denylist, sealer, writer)
+    pg_rotations = await _pg_rotations(engine)
+    sessions = SessionService(settings, db, tokens, denylist, sealer, writer, pg_rotations)
     users = UserService(db, passwords, sessions)
     throttle_store: ThrottleStore = (
         RedisThrottleStore(redis) if redis is not None else DatabaseThrottleStore(db)
@@ -179,7 +185,17 @@ async def open_runtime(settings: Settings) -> Runtime:
         dpop=DPoPService(settings, replay, nonces),
         csrf_key=csrf_key,
         sqlite_writer=writer,
+        pg_rotations=pg_rotations,
     )
+
+
+async def _pg_rotations(engine: AsyncEngine) -> PgRotations | None:
+    """An asyncpg pool for refresh rotations when the database is PostgreSQL via asyncpg."""
+    if engine.url.get_backend_name() != "postgresql" or engine.url.get_driver_name() != "asyncpg":
+        return None
+    rotations = PgRotations(asyncpg_dsn(engine.url))
+    await rotations.start()
+    return rotations
 
 
 def _sqlite_writer(engine: AsyncEngine) -> SqliteWriter | None:

@@ -39,7 +39,19 @@ from .bindings import Binding
 from .denylist import Denylist
 from .errors import ApiError, invalid_token
 from .models import RefreshToken, Session, User
-from .refresh_rules import Family, Found, Holder, LostRace, Rotated, Successor, judge
+from .refresh_pg import PgRotations
+from .refresh_rules import (
+    USED_BEFORE,
+    Family,
+    Found,
+    Holder,
+    LostRace,
+    Plan,
+    Rotated,
+    Successor,
+    UsedBefore,
+    judge,
+)
 from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
@@ -99,6 +111,7 @@ class SessionService(SessionRevocation):
         denylist: Denylist,
         successor_sealer: Sealer,
         sqlite_writer: SqliteWriter | None = None,
+        pg_rotations: PgRotations | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
@@ -106,6 +119,7 @@ class SessionService(SessionRevocation):
         self._denylist = denylist
         self._sealer = successor_sealer
         self._writer = sqlite_writer
+        self._pg = pg_rotations
 
     # -- login -------------------------------------------------------------
 
@@ -241,31 +255,25 @@ class SessionService(SessionRevocation):
     ) -> TokenPair | _Reuse:
         now = _now()
         token_hash = hash_refresh_token(refresh_token)
-        rotated: Rotated | TokenPair | _Reuse
-        if self._writer is not None:
-            # SQLite: the whole rotation in the writer thread, one hop, group-committed.
-            rotation = refresh_sqlite.plan(
+        outcome: Rotated | UsedBefore = USED_BEFORE
+        if self._writer is not None or self._pg is not None:
+            plan = Plan(
                 token_hash=token_hash,
                 now=now,
                 access_sid=access_sid,
                 proof_jkt=binding.jkt,
                 successor=self._successor(),
-                refresh_ttl=self._settings.refresh_token_ttl,
-                client=client,
+                idle_expiry=now + dt.timedelta(seconds=self._settings.refresh_token_ttl),
+                audit=audit.event_fields("refresh", client=client),
             )
-            try:
-                outcome = await self._writer.run(partial(refresh_sqlite.rotate, plan=rotation))
-            except sqlite3.Error as exc:
-                log.warning("refresh failed in the SQLite writer: %s", exc)
-                raise ApiError(503, "try_again", "the database is busy; retry") from None
-            # Used before (a concurrent tab, or theft): rare, the general path decides.
-            rotated = (
-                await self._refresh_core(token_hash, access_sid, client, binding)
-                if isinstance(outcome, refresh_sqlite.UsedBefore)
-                else outcome
-            )
-        else:
+            outcome = await self._rotate_fast(plan)
+        rotated: Rotated | TokenPair | _Reuse
+        if isinstance(outcome, UsedBefore):
+            # Used before (a concurrent tab, or theft: rare), or no fast path:
+            # the general path decides.
             rotated = await self._refresh_core(token_hash, access_sid, client, binding)
+        else:
+            rotated = outcome
         if not isinstance(rotated, Rotated):
             return rotated
         # Signed after the commit: the write lock is not held for the signature.
@@ -277,6 +285,19 @@ class SessionService(SessionRevocation):
             rotated.now,
             binding,
         )
+
+    async def _rotate_fast(self, plan: Plan) -> Rotated | UsedBefore:
+        """The rotation on the database's fast path (SQLite writer thread or asyncpg)."""
+        if self._pg is not None:
+            return await self._pg.rotate(plan)
+        assert self._writer is not None
+        try:
+            return await self._writer.run(
+                partial(refresh_sqlite.rotate, prepared=refresh_sqlite.prepare(plan))
+            )
+        except sqlite3.Error as exc:
+            log.warning("refresh failed in the SQLite writer: %s", exc)
+            raise ApiError(503, "try_again", "the database is busy; retry") from None
 
     async def _refresh_core(
         self, token_hash: str, access_sid: str | None, client: ClientInfo, binding: Binding
