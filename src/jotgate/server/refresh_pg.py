@@ -1,14 +1,16 @@
 """Refresh-token rotation on PostgreSQL straight through asyncpg.
 
-The same statements as the Core path (:mod:`.refresh_sql`, compiled once for
-asyncpg: ``$n`` parameters with their casts), run on a small asyncpg pool of
-this module's own. SQLAlchemy's async layer costs more Python per statement
-than the statement's round trip itself, and a rotation is five statements;
-here each is one asyncpg call, and connections are not pinged on checkout.
+Two round trips on a small asyncpg pool of this module's own: FIND (the
+Core statement of :mod:`.refresh_sql`, compiled for asyncpg), then the four
+writes as one statement. Through SQLAlchemy's async layer a rotation was
+seven round trips (BEGIN, five statements, COMMIT) with more Python per
+statement than the round trip itself, plus a ping per checkout; on a small
+machine each round trip's socket send and wake-up of the database process
+is what costs.
 
 Races are PostgreSQL's: the conditional ``UPDATE ... WHERE used_at IS NULL``
-blocks on the winner's row lock and then finds the row used, so the loser's
-transaction is rolled back as a :class:`.refresh_rules.LostRace` and retried.
+blocks on the winner's row lock and then finds the row used, so the loser
+writes nothing and retries (:class:`.refresh_rules.LostRace`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import URL
 
@@ -31,7 +32,7 @@ from .refresh_rules import (
     UsedBefore,
     judge,
 )
-from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
+from .refresh_sql import FIND
 
 __all__ = ["PgRotations", "asyncpg_dsn"]
 
@@ -39,29 +40,55 @@ __all__ = ["PgRotations", "asyncpg_dsn"]
 _DIALECT: Final = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 
-def _sql(statement: Any, columns: list[str] | None = None) -> tuple[str, list[str]]:
-    compiled = statement.compile(dialect=_DIALECT, column_keys=columns)
-    return str(compiled), list(compiled.positiontup or [])
+_FIND_SQL: Final = str(FIND.compile(dialect=_DIALECT))
 
-
-_FIND_SQL, _FIND_ARGS = _sql(FIND)
-_ROTATE_SQL, _ROTATE_ARGS = _sql(ROTATE)
-_TOUCH_SQL, _TOUCH_ARGS = _sql(TOUCH)
-_INSERT_SQL, _INSERT_ARGS = _sql(
-    insert(TOKENS), ["id", "session_id", "token_hash", "created_at", "expires_at"]
+# The whole rotation in one statement (data-modifying CTEs run exactly once,
+# all or nothing): the presented token becomes used only if it is still unused
+# (and the token it succeeded loses its sealed grace copy), and only if it did
+# (``won``) are the successor inserted, the session touched and the audit row
+# written. A concurrent rotation of the same token waits for the winner's row
+# lock, re-checks ``used_at IS NULL``, finds it used, and writes nothing.
+# The same statements as refresh_sql's ROTATE, insert, TOUCH and AUDIT.
+_ROTATE_SQL: Final = """
+WITH rotated AS (
+    UPDATE refresh_tokens SET
+        used_at = CASE WHEN id = $1::varchar THEN $2::timestamptz ELSE used_at END,
+        successor_id = CASE WHEN id = $1::varchar THEN $3::varchar ELSE successor_id END,
+        successor_sealed = CASE WHEN id = $1::varchar THEN $4::bytea ELSE NULL END
+    WHERE (id = $1::varchar AND used_at IS NULL) OR successor_id = $1::varchar
+    RETURNING id
+), won AS (
+    SELECT id FROM rotated WHERE id = $1::varchar
+), successor AS (
+    INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
+    SELECT $3::varchar, $5::varchar, $6::varchar, $2::timestamptz, $7::timestamptz FROM won
+), touched AS (
+    UPDATE sessions SET
+        last_used_at = $2::timestamptz,
+        ip = coalesce($8::varchar, ip),
+        dpop_jkt = coalesce(dpop_jkt, $9::varchar)
+    WHERE id = $5::varchar AND EXISTS (SELECT 1 FROM won)
+), audited AS (
+    INSERT INTO audit_events (at, event, user_id, session_id, ip, user_agent, detail)
+    SELECT $10::timestamptz, $11::varchar, $12::varchar, $5::varchar, $13::varchar,
+        $14::varchar, $15::json
+    FROM won
 )
-_AUDIT_SQL, _AUDIT_ARGS = _sql(
-    insert(AUDIT), ["at", "event", "user_id", "session_id", "ip", "user_agent", "detail"]
-)
-
-
-def _args(order: list[str], values: dict[str, Any]) -> list[Any]:
-    return [values[name] for name in order]
+SELECT count(*) FROM won
+"""
 
 
 def asyncpg_dsn(url: URL) -> str:
     """``postgresql+asyncpg://...`` as the plain DSN asyncpg itself takes."""
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _keep(_connection: Any) -> None:
+    """No reset query on release: this pool's connections never change session state.
+
+    (asyncpg's default reset costs a round trip per release; it still rolls
+    back a transaction left open, which these statements never leave.)
+    """
 
 
 def _found(row: Any) -> Found | None:
@@ -96,7 +123,9 @@ class PgRotations:
         # The postgres extra; only PostgreSQL deployments get here.
         import asyncpg  # type: ignore[import-untyped]
 
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._max_size)
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=1, max_size=self._max_size, reset=_keep
+        )
 
     async def close(self) -> None:
         """Close the pool's connections."""
@@ -111,7 +140,9 @@ class PgRotations:
         raises :class:`.refresh_rules.LostRace` (rolled back).
         """
         assert self._pool is not None, "PgRotations.start() first"
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self._pool.acquire() as connection:
+            # Two round trips, no explicit transaction: a read, then one
+            # atomic statement whose own condition guards the race.
             found = _found(await connection.fetchrow(_FIND_SQL, plan.token_hash))
             if not judge(found, now=plan.now, access_sid=plan.access_sid, proof_jkt=plan.proof_jkt):
                 return USED_BEFORE
@@ -120,54 +151,29 @@ class PgRotations:
             assert found.uid is not None
             assert found.session_expires_at is not None
             successor = plan.successor
-            changed = await connection.fetch(
-                _ROTATE_SQL,
-                *_args(
-                    _ROTATE_ARGS,
-                    {
-                        "p_tid": found.id,
-                        "p_now": plan.now,
-                        "p_successor": successor.id,
-                        "p_sealed": successor.sealed,
-                    },
-                ),
-            )
-            if found.id not in [row[0] for row in changed]:
-                raise LostRace
             expires_at = plan.expiry(found.session_expires_at)
-            await connection.execute(
-                _INSERT_SQL,
-                *_args(
-                    _INSERT_ARGS,
-                    {
-                        "id": successor.id,
-                        "session_id": found.sid,
-                        "token_hash": successor.token_hash,
-                        "created_at": plan.now,
-                        "expires_at": expires_at,
-                    },
-                ),
+            audit = plan.audit
+            won = await connection.fetchval(
+                _ROTATE_SQL,
+                found.id,
+                plan.now,
+                successor.id,
+                successor.sealed,
+                found.sid,
+                successor.token_hash,
+                expires_at,
+                plan.ip,
+                # Bound from now on, like a login with a proof (if not bound yet).
+                plan.proof_jkt if found.dpop_jkt is None else None,
+                audit["at"],
+                audit["event"],
+                found.uid,
+                audit["ip"],
+                audit["user_agent"],
+                json.dumps(audit["detail"]),
             )
-            await connection.execute(
-                _TOUCH_SQL,
-                *_args(
-                    _TOUCH_ARGS,
-                    {
-                        "p_sid": found.sid,
-                        "p_now": plan.now,
-                        "p_ip": plan.ip,
-                        # Bound from now on, like a login with a proof (if not bound yet).
-                        "p_jkt": plan.proof_jkt if found.dpop_jkt is None else None,
-                    },
-                ),
-            )
-            audit = {
-                **plan.audit,
-                "user_id": found.uid,
-                "session_id": found.sid,
-                "detail": json.dumps(plan.audit["detail"]),
-            }
-            await connection.execute(_AUDIT_SQL, *_args(_AUDIT_ARGS, audit))
+            if won != 1:
+                raise LostRace
         return Rotated(
             user=Holder(found.uid, found.roles),
             session=Family(found.sid, found.session_expires_at),
