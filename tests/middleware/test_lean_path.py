@@ -222,11 +222,10 @@ def test_many_headers_do_not_grow_the_prepared_memo() -> None:
     assert len(prepared._heads) <= 64
 
 
-@pytest.mark.parametrize("token_name", list(TOKENS))
+# Verifier.verify takes str tokens only: the bytes cases are jwt.decode's alone.
+@pytest.mark.parametrize("token_name", [n for n, t in TOKENS.items() if isinstance(t, str)])
 def test_the_verifier_refuses_what_jwt_decode_refuses(token_name: str) -> None:
     token = TOKENS[token_name]
-    if isinstance(token, bytes):
-        pytest.skip("Verifier.verify takes str tokens")
     policy = POLICIES["verifier default"]
     expected = outcome(lambda: jwt.decode(token, HS, now=NOW, **policy))
     verifier = Verifier(HS, clock=lambda: NOW, **policy)
