@@ -150,3 +150,39 @@ async def test_times_are_stored_as_the_orm_stores_them(server: Server) -> None:
     # Any aware time, any zone, whole seconds included (no microseconds dropped).
     whole = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=9)))
     assert db_time(whole) == "2030-01-01 18:04:05.000000"
+
+
+async def test_the_writer_waits_for_another_connections_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    _table(path)
+    writer = SqliteWriter(str(path))
+    writer.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    job = asyncio.ensure_future(writer.run(lambda c: c.execute("INSERT INTO t VALUES (2)")))
+    await asyncio.sleep(0.1)
+    assert not job.done()  # still waiting for the lock, not failed
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(job, 5)
+    assert _rows(path) == [1, 2]
+    await writer.close()
+
+
+async def test_a_lock_held_too_long_fails_the_batch_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    _table(path)
+    writer = SqliteWriter(str(path), lock_timeout=0.2)
+    writer.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError):
+        await writer.run(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+    other.execute("ROLLBACK")
+    other.close()
+    assert _rows(path) == []
+    # And the writer still works once the lock is free.
+    await writer.run(lambda c: c.execute("INSERT INTO t VALUES (3)"))
+    assert _rows(path) == [3]
+    await writer.close()
