@@ -123,12 +123,13 @@ class TokenService:
             "client_id": "jotgate",
             **(extra or {}),
         }
+        # No extra headers: the key's own kid goes into the header anyway, and
+        # without extras the library reuses the encoded header (per key and typ).
         if self._encryption is None:
             token = jwt.encode(
                 claims,
                 loaded.signing,
                 algorithm=loaded.signing.alg,
-                headers={"kid": loaded.signing.kid},
                 typ=ACCESS_TYP,
             )
         else:
@@ -137,7 +138,6 @@ class TokenService:
                 claims,
                 loaded.signing,
                 algorithm=loaded.signing.alg,
-                headers={"kid": loaded.signing.kid},
                 typ=ACCESS_TYP,
                 # ECDH-ES needs only the public half; a dir secret is itself the key.
                 encrypt_to=recipient if recipient.is_symmetric else recipient.public_key(),
