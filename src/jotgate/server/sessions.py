@@ -10,6 +10,12 @@ begin IMMEDIATE) and PostgreSQL (row locks; the loser retries and sees the
 winner's row). Within the reuse grace window the same old token gets the same
 successor again (its plaintext is kept sealed for that window); after it, a
 reuse means theft and the whole family dies.
+
+What is refused, rotated or replayed is decided once, in
+:mod:`.refresh_rules`; the rotation itself runs on the database's fast path
+(:mod:`.refresh_sqlite` in a writer thread, :mod:`.refresh_pg` on asyncpg)
+or, for other drivers and for every token used before, through SQLAlchemy
+Core (:mod:`.refresh_core`) in the transaction that decides replay or theft.
 """
 
 from __future__ import annotations
@@ -22,18 +28,17 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import (
     delete,
-    insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import audit, refresh_sqlite
+from . import audit, refresh_core, refresh_sqlite
 from .audit import ClientInfo
 from .bindings import Binding
 from .denylist import Denylist
@@ -43,7 +48,6 @@ from .refresh_pg import PgRotations
 from .refresh_rules import (
     USED_BEFORE,
     Family,
-    Found,
     Holder,
     LostRace,
     Plan,
@@ -52,7 +56,6 @@ from .refresh_rules import (
     UsedBefore,
     judge,
 )
-from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
 from .sealing import Sealer, SealError
 from .session_records import Revocations, TokenPair, hash_refresh_token
 from .session_revocation import SessionRevocation
@@ -82,22 +85,6 @@ class _Reuse:
     """A rotated token came back after the grace window: the family was revoked."""
 
     session_id: str
-
-
-def _found(row: Any) -> Found:
-    """FIND's row (outer joins: the session and user columns may be NULL)."""
-    return Found(
-        id=row.id,
-        expires_at=row.expires_at,
-        used_at=row.used_at,
-        sid=row.sid,
-        session_expires_at=row.session_expires_at,
-        revoked_at=row.revoked_at,
-        dpop_jkt=row.dpop_jkt,
-        uid=row.uid,
-        roles=list(row.roles or []),
-        disabled=bool(row.disabled),
-    )
 
 
 class SessionService(SessionRevocation):
@@ -257,15 +244,7 @@ class SessionService(SessionRevocation):
         token_hash = hash_refresh_token(refresh_token)
         outcome: Rotated | UsedBefore = USED_BEFORE
         if self._writer is not None or self._pg is not None:
-            plan = Plan(
-                token_hash=token_hash,
-                now=now,
-                access_sid=access_sid,
-                proof_jkt=binding.jkt,
-                successor=self._successor(),
-                idle_expiry=now + dt.timedelta(seconds=self._settings.refresh_token_ttl),
-                audit=audit.event_fields("refresh", client=client),
-            )
+            plan = self._plan(token_hash, now, access_sid, binding, client)
             outcome = await self._rotate_fast(plan)
         rotated: Rotated | TokenPair | _Reuse
         if isinstance(outcome, UsedBefore):
@@ -284,6 +263,24 @@ class SessionService(SessionRevocation):
             rotated.expires_at,
             rotated.now,
             binding,
+        )
+
+    def _plan(
+        self,
+        token_hash: str,
+        now: dt.datetime,
+        access_sid: str | None,
+        binding: Binding,
+        client: ClientInfo,
+    ) -> Plan:
+        return Plan(
+            token_hash=token_hash,
+            now=now,
+            access_sid=access_sid,
+            proof_jkt=binding.jkt,
+            successor=self._successor(),
+            idle_expiry=now + dt.timedelta(seconds=self._settings.refresh_token_ttl),
+            audit=audit.event_fields("refresh", client=client),
         )
 
     async def _rotate_fast(self, plan: Plan) -> Rotated | UsedBefore:
@@ -307,85 +304,21 @@ class SessionService(SessionRevocation):
         async with self._sessions() as db, db.begin():
             # Token, session and user in one statement.
             conn = await db.connection()
-            row = (await conn.execute(FIND, {"p_hash": token_hash})).one_or_none()
-            found = None if row is None else _found(row)
-            if not judge(found, now=now, access_sid=access_sid, proof_jkt=binding.jkt):
+            found = await refresh_core.find(conn, token_hash)
+            if judge(found, now=now, access_sid=access_sid, proof_jkt=binding.jkt):
                 assert found is not None
-                assert found.sid is not None
-                assert found.uid is not None
-                token = await db.get(RefreshToken, found.id)
-                session = await db.get(Session, found.sid)
-                user = await db.get(User, found.uid)
-                assert token is not None
-                assert session is not None
-                assert user is not None
-                return await self._replay(db, token, session, user, now, client, binding)
+                plan = self._plan(token_hash, now, access_sid, binding, client)
+                return await refresh_core.rotate(conn, found, plan)
             assert found is not None
             assert found.sid is not None
             assert found.uid is not None
-            assert found.session_expires_at is not None
-            return await self._rotate(
-                conn,
-                token_id=found.id,
-                user=Holder(found.uid, list(found.roles or [])),
-                session=Family(found.sid, found.session_expires_at),
-                # Bound from now on, like a login with a proof.
-                bind_jkt=binding.jkt if found.dpop_jkt is None else None,
-                now=now,
-                client=client,
-            )
-
-    async def _rotate(
-        self,
-        conn: AsyncConnection,
-        *,
-        token_id: str,
-        user: Holder,
-        session: Family,
-        bind_jkt: str | None,
-        now: dt.datetime,
-        client: ClientInfo,
-    ) -> Rotated:
-        """Four statements: rotate (one conditional UPDATE), insert, touch the session, audit."""
-        successor = self._successor()
-        expires_at = min(
-            now + dt.timedelta(seconds=self._settings.refresh_token_ttl), session.expires_at
-        )
-        changed = await conn.execute(
-            ROTATE,
-            {
-                "p_tid": token_id,
-                "p_now": now,
-                "p_successor": successor.id,
-                "p_sealed": successor.sealed,
-            },
-        )
-        if token_id not in changed.scalars().all():
-            raise LostRace  # rolls back, the predecessor's grace included
-        await conn.execute(
-            insert(TOKENS),
-            {
-                "id": successor.id,
-                "session_id": session.id,
-                "token_hash": successor.token_hash,
-                "created_at": now,
-                "expires_at": expires_at,
-                "used_at": None,
-                "successor_id": None,
-                "successor_sealed": None,
-            },
-        )
-        await conn.execute(
-            TOUCH,
-            {"p_sid": session.id, "p_now": now, "p_ip": client.ip or None, "p_jkt": bind_jkt},
-        )
-        await conn.execute(
-            insert(AUDIT),
-            audit.event_fields("refresh", client=client, user_id=user.id, session_id=session.id),
-        )
-        return Rotated(
-            user=user, session=session, plain=successor.plain, expires_at=expires_at, now=now
-        )
+            token = await db.get(RefreshToken, found.id)
+            session = await db.get(Session, found.sid)
+            user = await db.get(User, found.uid)
+            assert token is not None
+            assert session is not None
+            assert user is not None
+            return await self._replay(db, token, session, user, now, client, binding)
 
     async def _replay(
         self,
