@@ -17,6 +17,15 @@ flight, other requests for that ``sid`` await its answer instead of
 querying too (without it, every request of a busy session queried the store
 at once each time its cache entry expired). A joined lookup started at most
 a moment ago, so the <= 1 s guarantee holds.
+
+With the denylist in the database, the process does not ask per session at
+all: it follows the revocation feed (:mod:`.revocation_feed`, written in
+every revoking transaction, ids visible in order) and keeps every current
+revocation in memory. A check whose last poll is older than
+``denylist_cache_seconds`` polls first (single-flight, from the last
+cursor): one small query a second per process, however many sessions are
+active, where per-session lookups cost one query per active session per
+second.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol, cast
 
 from sqlalchemy import Table, bindparam, delete, select
@@ -124,15 +134,30 @@ class RedisDenylist:
         return bool(await self._redis.exists(_REDIS_PREFIX + sid))
 
 
-class Denylist:
-    """The store plus this process's cache; what the token layer talks to."""
+#: Reads the revocation feed after a cursor (None: from the start):
+#: ``(entries of {"sid", "exp"}, next cursor, whether more pages follow)``.
+FeedReader = Callable[[str | None], Awaitable[tuple[list[dict[str, Any]], str, bool]]]
 
-    def __init__(self, store: DenylistStore, *, negative_ttl: float) -> None:
+
+class Denylist:
+    """The store plus this process's cache; what the token layer talks to.
+
+    ``feed``: follow the revocation feed instead of asking the store per
+    session (see the module docstring); for the database store.
+    """
+
+    def __init__(
+        self, store: DenylistStore, *, negative_ttl: float, feed: FeedReader | None = None
+    ) -> None:
         self.store = store
         self._negative_ttl = negative_ttl
         self._revoked: dict[str, float] = {}
         self._not_revoked: dict[str, float] = {}
         self._in_flight: dict[str, asyncio.Future[bool]] = {}
+        self._feed = feed
+        self._cursor: str | None = None
+        self._polled_at = float("-inf")
+        self._polling: asyncio.Future[None] | None = None
 
     async def revoke(self, sids: list[str], until: dt.datetime) -> None:
         """Deny ``sids`` everywhere; this process knows at once."""
@@ -157,6 +182,12 @@ class Denylist:
             if revoked_until > now:
                 return True
             del self._revoked[sid]
+        if self._feed is not None:
+            if now - self._polled_at < self._negative_ttl:
+                return False
+            await self._poll()
+            revoked_until = self._revoked.get(sid)
+            return revoked_until is not None and revoked_until > time.time()
         checked_at = self._not_revoked.get(sid)
         if checked_at is not None and now - checked_at < self._negative_ttl:
             return False
@@ -167,6 +198,34 @@ class Denylist:
             self._in_flight[sid] = lookup
             lookup.add_done_callback(lambda done: self._lookup_done(sid, done))
         return await asyncio.shield(lookup)
+
+    async def _poll(self) -> None:
+        """Catch up with the feed; concurrent callers share one poll."""
+        polling = self._polling
+        if polling is None:
+            # A task of its own: a cancelled caller must not cancel the others' answer.
+            polling = self._polling = asyncio.ensure_future(self._read_feed(time.time()))
+            polling.add_done_callback(self._poll_done)
+        await asyncio.shield(polling)
+
+    def _poll_done(self, done: asyncio.Future[None]) -> None:
+        if self._polling is done:
+            self._polling = None
+        if not done.cancelled():
+            done.exception()  # retrieved, even when every caller went away
+
+    async def _read_feed(self, started: float) -> None:
+        assert self._feed is not None
+        more = True
+        while more:
+            entries, cursor, more = await self._feed(self._cursor)
+            for entry in entries:
+                sid, exp = entry["sid"], float(entry["exp"])
+                self._revoked[sid] = max(exp, self._revoked.get(sid, exp))
+            self._cursor = cursor
+        # Everything revoked before the poll began is known now.
+        self._polled_at = started
+        self._trim()
 
     def _lookup_done(self, sid: str, done: asyncio.Future[bool]) -> None:
         if self._in_flight.get(sid) is done:
@@ -187,7 +246,9 @@ class Denylist:
         return False
 
     def _trim(self) -> None:
-        # Bounded memory under floods of distinct sids: dropping the cache is always safe.
+        # Bounded memory under floods of distinct sids: dropping the per-session
+        # cache is always safe. Following the feed, the revoked map is the only
+        # record this process has: only expired entries may go.
         if len(self._not_revoked) > _CACHE_LIMIT:
             self._not_revoked.clear()
         if len(self._revoked) > _CACHE_LIMIT:

@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .denylist import add_in_transaction
 from .models import RevocationEvent
 
-__all__ = ["FeedPage", "UnknownCursor", "purge_expired", "read_feed", "record_revocations"]
+__all__ = [
+    "FeedPage",
+    "UnknownCursor",
+    "follow_feed",
+    "purge_expired",
+    "read_feed",
+    "record_revocations",
+]
 
 # Any fixed number distinct from the migration lock's.
 _FEED_LOCK_ID: Final = 0x6A6F7468
@@ -38,6 +45,8 @@ class FeedPage:
 
     revoked: list[dict[str, Any]]
     cursor: str
+    #: A full page: more entries follow after ``cursor``.
+    more: bool = False
 
 
 async def record_revocations(
@@ -81,7 +90,22 @@ async def read_feed(sessions: async_sessionmaker[AsyncSession], since: str | Non
     # A full page ends at its last row: the client gets the rest next poll.
     cursor = rows[-1].id if len(rows) == _PAGE else newest
     revoked = [{"sid": r.sid, "exp": int(r.expires_at.timestamp())} for r in rows]
-    return FeedPage(revoked=revoked, cursor=str(cursor))
+    return FeedPage(revoked=revoked, cursor=str(cursor), more=len(rows) == _PAGE)
+
+
+async def follow_feed(
+    sessions: async_sessionmaker[AsyncSession], since: str | None
+) -> tuple[list[dict[str, Any]], str, bool]:
+    """:func:`read_feed` for this server's own denylist cache (:class:`.denylist.Denylist`).
+
+    A cursor the database no longer knows (it was replaced or restored)
+    starts over from the beginning: entries are only ever added to the cache.
+    """
+    try:
+        page = await read_feed(sessions, since)
+    except UnknownCursor:
+        page = await read_feed(sessions, None)
+    return page.revoked, page.cursor, page.more
 
 
 async def purge_expired(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,6 +24,7 @@ from .keystore import KeyStore, server_sealer, server_secret
 from .logins import LoginService
 from .passwords import PasswordService
 from .refresh_pg import PgRotations, asyncpg_dsn
+from .revocation_feed import follow_feed
 from .revocation_feed import purge_expired as purge_feed
 from .sessions import SessionService
 from .settings import Settings
@@ -127,7 +129,12 @@ async def open_runtime(settings: Settings) -> Runtime:
         db = session_factory(engine)
         redis = await _connect_redis(settings.redis_url) if settings.redis_url else None
         store: DenylistStore = RedisDenylist(redis) if redis is not None else DatabaseDenylist(db)
-        denylist = Denylist(store, negative_ttl=settings.denylist_cache_seconds)
+        denylist = Denylist(
+            store,
+            negative_ttl=settings.denylist_cache_seconds,
+            # In the database: follow the revocation feed, one query a second.
+            feed=partial(follow_feed, db) if redis is None else None,
+        )
         keys = KeyStore(
             db,
             alg=settings.signing_alg,
