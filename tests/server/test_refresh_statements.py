@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import string
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from sqlalchemy import event, select
 from jotgate.server import Settings
 from jotgate.server.models import RefreshToken
 from jotgate.server.sessions import hash_refresh_token
+from jotgate.server.tokens import new_refresh_token
 
 from .conftest import Server, running, test_settings
 
@@ -108,3 +111,14 @@ async def test_rotation_wipes_the_predecessors_sealed_successor(tmp_path: Path) 
         reuse = await _refresh(srv, first["refresh_token"])
         assert reuse.status_code == 401
         assert reuse.json()["error"] == "token_revoked"
+
+
+def test_refresh_tokens_are_256_bits_base64url_whether_drawn_here_or_given() -> None:
+    drawn = new_refresh_token()
+    assert len(drawn) == 43
+    assert set(drawn) <= set(string.ascii_letters + string.digits + "-_")
+    given = bytes(range(32))
+    assert new_refresh_token(given) == base64.urlsafe_b64encode(given).decode().rstrip("=")
+    assert new_refresh_token(given) != new_refresh_token(bytes(32))
+    with pytest.raises(ValueError, match="32 bytes"):
+        new_refresh_token(bytes(16))

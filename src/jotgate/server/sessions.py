@@ -20,7 +20,6 @@ Core (:mod:`.refresh_core`) in the transaction that decides replay or theft.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import os
@@ -61,15 +60,13 @@ from .session_records import Revocations, TokenPair, hash_refresh_token
 from .session_revocation import SessionRevocation
 from .settings import Settings
 from .sqlite_writer import SqliteWriter
-from .tokens import TokenService, new_refresh_token
+from .tokens import REFRESH_TOKEN_BYTES, TokenService, new_refresh_token
 
 __all__ = ["Revocations", "SessionService", "TokenPair", "hash_refresh_token"]
 
 log = logging.getLogger("jotgate.server")
 
 _ROTATION_ATTEMPTS: Final = 5
-#: Refresh tokens carry 256 bits from the OS CSPRNG (as :func:`.tokens.new_refresh_token`).
-_TOKEN_BYTES: Final = 32
 #: Refresh tokens deleted per transaction by :meth:`SessionService.purge_dead_tokens`...
 PURGE_BATCH: Final = 500
 #: ...and at most this many transactions per sweep (the rest waits for the next one).
@@ -226,10 +223,10 @@ class SessionService(SessionRevocation):
     def _successor(self) -> Successor:
         # One draw from the OS for token and id: each os.urandom call lets
         # the GIL go, and getting it back is what costs under load.
-        entropy = os.urandom(_TOKEN_BYTES + 16)
-        plain = base64.urlsafe_b64encode(entropy[:_TOKEN_BYTES]).rstrip(b"=").decode()
+        entropy = os.urandom(REFRESH_TOKEN_BYTES + 16)
+        plain = new_refresh_token(entropy[:REFRESH_TOKEN_BYTES])
         return Successor(
-            id=str(uuid.UUID(bytes=entropy[_TOKEN_BYTES:], version=4)),
+            id=str(uuid.UUID(bytes=entropy[REFRESH_TOKEN_BYTES:], version=4)),
             plain=plain,
             token_hash=hash_refresh_token(plain),
             sealed=self._sealer.seal(plain.encode())
