@@ -39,6 +39,7 @@ from urllib.parse import parse_qs
 from jotgate.errors import JoseError
 from jotgate.middleware import AuthError, Claims
 
+from .admissions import Admissions, header_block
 from .auth import Authenticator, authorize
 from .headers import (
     Forwarding,
@@ -93,6 +94,7 @@ class Gateway:
             fingerprint_cookies=settings.fingerprint_cookies,
         )
         self.auth = authenticator or Authenticator.from_settings(settings)
+        self.admissions = Admissions()
         self.upstreams = Upstreams(
             connect_timeout=settings.connect_timeout,
             timeout=settings.upstream_timeout,
@@ -174,30 +176,78 @@ class Gateway:
         if route is None:
             await _error(send, 404, "not_found", "no route for this path", rid)
             return
-        identity: list[tuple[bytes, bytes]] = []
+        identity = b""
         if not route.public:
-            trust = self.policy.trust_forwarded
-
-            def target() -> tuple[str, str]:
-                return request_target(scope, trust_forwarded=trust)
-
-            verdict = await self._check(scope, route.roles, route.scopes, target)
-            if isinstance(verdict, AuthError):
-                await _deny(send, verdict, rid)
-                return
-            identity = verdict
+            admitted = self.admissions.find(headers)
+            if admitted is not None:
+                # A token admitted before: the verifier still judges it (expiry,
+                # revocation) on this request; only reading and encoding are saved.
+                try:
+                    claims = await self.auth.verifier.averify(admitted.token)
+                except JoseError as exc:
+                    await _deny(send, self.auth.refusal(exc), rid)
+                    return
+                denial = authorize(claims, route.roles, route.scopes)
+                if denial is not None:
+                    await _deny(send, denial, rid)
+                    return
+                identity = admitted.block
+            else:
+                verdict = await self._admit(scope, route)
+                if isinstance(verdict, AuthError):
+                    await _deny(send, verdict, rid)
+                    return
+                identity = verdict
         client = scope.get("client")
         forwarding = Forwarding(
             client[0] if client else None, scope.get("scheme", "http"), facts.host, rid
         )
         upstream_headers = self.policy.for_upstream(
-            headers, forwarding, keep_authorization=route.keep_authorization, identity=identity
+            headers, forwarding, keep_authorization=route.keep_authorization
         )
         raw_path: bytes = scope.get("raw_path") or path.encode()
         url = upstream_target(route, path, raw_path, scope.get("query_string", b""))
         await self.upstreams.forward(
-            scope["method"], url, upstream_headers, receive, send, rid, body=facts.has_body
+            scope["method"],
+            url,
+            upstream_headers,
+            receive,
+            send,
+            rid,
+            body=facts.has_body,
+            identity=identity,
         )
+
+    async def _admit(self, scope: Scope, route: Route) -> bytes | AuthError:
+        """The full check of a request's token for ``route``: its identity header lines.
+
+        A token that passes and needs nothing else from the request is
+        remembered (:class:`~jotgate.gateway.admissions.Admissions`).
+        """
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        found = self.auth.credentials(headers)
+        if found is None:
+            return AuthError.missing_token()
+        trust = self.policy.trust_forwarded
+
+        def target() -> tuple[str, str]:
+            return request_target(scope, trust_forwarded=trust)
+
+        client = scope.get("client")
+        verdict = await self.auth.check(
+            headers, found, target, peer=str(client[0]) if client else None, trust_forwarded=trust
+        )
+        if isinstance(verdict, AuthError):
+            return verdict
+        denial = authorize(verdict, route.roles, route.scopes)
+        if denial is not None:
+            return denial
+        try:
+            identity = identity_headers(verdict)
+        except ValueError:
+            return _UNFORWARDABLE
+        self.admissions.remember(headers, found, verdict, identity)
+        return header_block(identity)
 
     async def _check(
         self,

@@ -159,9 +159,21 @@ class Authenticator:
         come from ``headers``.
         """
         headers = headers if isinstance(headers, list) else list(headers)  # read twice
-        found = self._credentials(headers)
+        found = self.credentials(headers)
         if found is None:
             return AuthError.missing_token()
+        return await self.check(headers, found, target, peer=peer, trust_forwarded=trust_forwarded)
+
+    async def check(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        found: Credentials,
+        target: Callable[[], tuple[str, str]] | None = None,
+        *,
+        peer: str | None = None,
+        trust_forwarded: bool = False,
+    ) -> Claims | AuthError:
+        """:meth:`authenticate` for credentials already read (:meth:`credentials`)."""
         method, uri = "", ""
         if found.scheme == "dpop" and target is not None:
             method, uri = target()
@@ -171,10 +183,14 @@ class Authenticator:
         try:
             return await self.verifier.averify(found.token, request=request)
         except JoseError as exc:
-            return self.verifier.failure(exc, expired_status=self._expired_status)
+            return self.refusal(exc)
 
-    def _credentials(self, headers: list[tuple[bytes, bytes]]) -> Credentials | None:
-        """:func:`read_credentials`, remembered per ``Authorization`` value.
+    def refusal(self, exc: JoseError) -> AuthError:
+        """The answer for a token the verifier refused with ``exc``."""
+        return self.verifier.failure(exc, expired_status=self._expired_status)
+
+    def credentials(self, headers: list[tuple[bytes, bytes]]) -> Credentials | None:
+        """:func:`read_credentials` of ASGI ``headers``, remembered per ``Authorization`` value.
 
         Nearly every request repeats a token seen before; only a request with
         no ``DPoP`` header is answered from memory (its credentials are then

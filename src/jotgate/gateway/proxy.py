@@ -109,11 +109,14 @@ class Upstreams:
         rid: bytes,
         *,
         body: bool,
+        identity: bytes = b"",
     ) -> None:
         """Send the request to ``url`` and stream the answer back to the client.
 
         ``body``: whether the client sent one (see :func:`~.headers.scan_request`); it is
-        then streamed from ``receive``.
+        then streamed from ``receive``. ``identity``: the gateway's identity
+        header lines, finished (``name: value\r\n`` each, values already
+        checked), added after ``headers``.
         """
         pool = self._pool
         if pool is None:
@@ -128,7 +131,7 @@ class Upstreams:
             # again on a fresh connection); a longer one is streamed.
             content = _request_body(first, receive) if message.get("more_body") else first
         try:
-            response = await pool.request(method, url, headers, content)
+            response = await pool.request(method, url, headers, content, identity=identity)
         except ClientGone:
             return
         except UpstreamTimeout:

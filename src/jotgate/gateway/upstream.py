@@ -204,6 +204,8 @@ class Pool:
         url: str,
         headers: Headers,
         body: bytes | AsyncIterator[bytes] | None = None,
+        *,
+        identity: bytes = b"",
     ) -> Response:
         """Send a request and return once the response's head has arrived.
 
@@ -211,7 +213,8 @@ class Pool:
         other than ``Content-Length``. ``body``: ``bytes`` when held whole
         (sent again if a stale connection needs a retry), an async iterator
         to stream it (exceptions it raises propagate, the connection is
-        dropped), or None.
+        dropped), or None. ``identity``: finished header lines the caller
+        has checked already (see :func:`~._http1.encode_request_head`).
         """
         if self._closed:
             raise UpstreamError("the upstream pool is closed")
@@ -221,7 +224,7 @@ class Pool:
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _origin(key)
-        head = encode_request_head(method, target, origin.host_header, headers, body)
+        head = encode_request_head(method, target, origin.host_header, headers, body, identity)
         if self._busy < self.max_connections and not self._slot_waiters:
             self._busy += 1
         else:
