@@ -332,21 +332,28 @@ def _middleware(verifier: Verifier | None = None) -> AuthMiddleware:
     return AuthMiddleware(_unused, verifier)
 
 
+def _expected_answer(verifier: Verifier, token: str) -> tuple[int | None, Any]:
+    """(status or None, claims or the JSON body) the full path gives ``token``."""
+    try:
+        return None, verifier.verify(token)
+    except errors.JoseError as exc:
+        return verifier.failure(exc).status, json.loads(verifier.failure(exc).body)
+
+
+@pytest.mark.parametrize("policy_name", list(POLICIES))
 @pytest.mark.parametrize("token_name", [name for name in TOKENS if name != "bytes"])
-def test_the_asgi_fast_path_answers_as_the_verifier(token_name: str) -> None:
-    token = TOKENS[token_name]
-    status, claims, sent = asgi_answer(
-        _middleware(), [(b"authorization", b"Bearer " + token.encode("utf-8"))]
-    )
-    verifier = Verifier(HS, clock=lambda: NOW, **POLICIES["verifier default"])
-    expected = outcome(lambda: verifier.verify(token))
-    if expected[0] == "ok":
-        assert status is None
-        assert claims == expected[1]
-    else:
-        assert status == 401
-        body = json.loads(sent[1]["body"])
-        assert body["error"] in {"invalid_token", "token_expired"}
+def test_the_asgi_fast_path_answers_as_the_verifier(token_name: str, policy_name: str) -> None:
+    token, policy = TOKENS[token_name], POLICIES[policy_name]
+    app = _middleware(Verifier(HS, clock=lambda: NOW, **policy))
+    headers = [(b"authorization", b"Bearer " + token.encode("utf-8"))]
+    verifier = Verifier(HS, clock=lambda: NOW, **policy)
+    for attempt in ("first sight", "seen before"):  # a cache miss, then a hit when it passed
+        expected = _expected_answer(verifier, token)
+        status, claims, sent = asgi_answer(app, headers)
+        if expected[0] is None:
+            assert (status, claims) == expected, attempt
+        else:
+            assert (status, json.loads(sent[1]["body"])) == expected, attempt
 
 
 @pytest.mark.parametrize(
@@ -431,3 +438,65 @@ def test_forgotten_tokens_do_not_let_the_cache_outgrow_its_bound() -> None:
     verifier.forget()
     assert verifier.cache_len() == 0
     assert len(verifier._order) == 0
+
+
+def test_the_fast_path_caches_until_exp_plus_leeway() -> None:
+    now = [float(NOW)]
+    verifier = Verifier(HS, clock=lambda: now[0], leeway=30, **POLICIES["verifier default"])
+    app = _middleware(verifier)
+    headers = [(b"authorization", b"Bearer " + VALID.encode())]
+    assert asgi_answer(app, headers)[0] is None
+    assert verifier.cache_len() == 1
+    now[0] = NOW + 900 + 29.5  # exp is NOW + 900: inside the leeway, a hit
+    assert asgi_answer(app, headers)[0] is None
+    now[0] = NOW + 900 + 30
+    status, _, sent = asgi_answer(app, headers)
+    assert status == 401
+    assert json.loads(sent[1]["body"])["error"] == "token_expired"
+    assert verifier.cache_len() == 0
+
+
+def test_the_fast_path_caches_a_token_without_exp_when_exp_is_not_required() -> None:
+    now = [float(NOW)]
+    policy = POLICIES["verifier default"] | {"required": ()}
+    verifier = Verifier(HS, clock=lambda: now[0], **policy)
+    app = _middleware(verifier)
+    token = forge(good(exp=None))
+    headers = [(b"authorization", b"Bearer " + token.encode())]
+    assert asgi_answer(app, headers)[0] is None
+    now[0] = NOW + 10**9
+    assert asgi_answer(app, headers)[0] is None
+    assert verifier.cache_len() == 1
+
+
+def test_the_fast_path_evicts_first_in_first_out_and_stays_bounded() -> None:
+    verifier = Verifier(HS, cache_size=3, clock=lambda: NOW, **POLICIES["verifier default"])
+    app = _middleware(verifier)
+    tokens = [forge(good(jti=f"j-{n}")) for n in range(6)]
+    for token in tokens:
+        assert asgi_answer(app, [(b"authorization", b"Bearer " + token.encode())])[0] is None
+        assert verifier.cache_len() <= 3
+        assert len(verifier._order) <= 3
+    assert set(verifier._cache) == set(tokens[-3:])
+
+
+def test_the_fast_path_caches_nothing_with_cache_size_0() -> None:
+    verifier = Verifier(HS, cache_size=0, clock=lambda: NOW, **POLICIES["verifier default"])
+    app = _middleware(verifier)
+    for _ in range(2):
+        assert asgi_answer(app, [(b"authorization", b"Bearer " + VALID.encode())])[0] is None
+    assert verifier.cache_len() == 0
+
+
+def test_the_fast_path_refuses_a_revoked_token_id_before_caching_it() -> None:
+    revocations = RevocationList()
+    revocations.revoke(jti="j-1", until=NOW + 900)
+    verifier = Verifier(
+        HS, clock=lambda: NOW, revocations=revocations, **POLICIES["verifier default"]
+    )
+    status, _, sent = asgi_answer(
+        _middleware(verifier), [(b"authorization", b"Bearer " + VALID.encode())]
+    )
+    assert status == 401
+    assert json.loads(sent[1]["body"])["error"] == "token_revoked"
+    assert verifier.cache_len() == 0

@@ -115,13 +115,23 @@ class AuthMiddleware:
             # The common request: a Bearer header and a token bound to nothing
             # else, so no RequestContext is built and the headers are read
             # once, up to the token. Everything else takes the path below.
-            token = _bearer_token(scope["headers"])
+            headers = scope["headers"]
+            token = None
+            for name, value in headers:
+                if name == b"authorization":
+                    # _bearer_token's answer for the usual spelling, without the call
+                    # (it rescans from the top for anything else, so the answer is its).
+                    if value.startswith(b"Bearer "):
+                        token = value[7:].decode("latin-1").strip()
+                    else:
+                        token = _bearer_token(headers)
+                    break
             if token is not None:
                 verifier = self.verifier
                 try:
                     claims, jkt, bound = verifier._verified(token)
                     if jkt is not None or bound is not None:
-                        found = read_credentials(scope["headers"], self._cookie)
+                        found = read_credentials(headers, self._cookie)
                         request = context_from_scope(
                             scope, found, trust_forwarded=self._trust_forwarded
                         )
