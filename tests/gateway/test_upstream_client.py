@@ -498,6 +498,33 @@ def test_slow_answer_and_slow_body_time_out() -> None:
         run(main())
 
 
+def test_each_wait_on_a_reused_connection_gets_the_whole_timeout() -> None:
+    # Answers in 0.15 s, under the 0.3 s timeout, then not at all: every
+    # request on the one pooled connection counts its own 0.3 s.
+    async def script(server: RawServer, reader: Any, writer: Any, index: int) -> None:
+        for delay in (0.15, 0.15, 0.15, 5.0):
+            await server.read_request(reader)
+            await asyncio.sleep(delay)
+            writer.write(OK)
+            await writer.drain()
+
+    with RawServer(script) as server:
+
+        async def main() -> None:
+            p = pool(timeout=0.3)
+            loop = asyncio.get_running_loop()
+            for _ in range(3):
+                assert await body_of(await p.request("GET", server.url, [])) == b"ok"
+            assert server.connections == 1
+            started = loop.time()
+            with pytest.raises(UpstreamTimeout):
+                await p.request("GET", server.url, [])
+            assert 0.25 <= loop.time() - started < 2.0
+            await p.aclose()
+
+        run(main())
+
+
 def test_waiting_for_a_free_connection_is_bounded(keep_alive: RawServer) -> None:
     async def main() -> None:
         p = pool(max_connections=1, connect_timeout=0.2)
