@@ -99,9 +99,36 @@ class AuthMiddleware:
         # Static keys and an in-process replay cache never await anything:
         # skip the coroutine on the hot path.
         self._sync = not verifier.awaits
+        # Whether a request may take the lean path in __call__ at all.
+        self._lean = self._sync and not self._exact and not self._prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
+        if self._lean and scope["type"] == "http":
+            # The common request, in this one small coroutine (each request
+            # builds it, and a big frame costs to build): a Bearer header, so
+            # the headers are read once, up to the token. Anything else goes
+            # to _full, and refusals and bound tokens to _answer.
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    if value[:7] == b"Bearer ":  # _bearer_token's answer, without the call
+                        token = value[7:].decode("latin-1").strip()
+                        try:
+                            claims, jkt, bound = self.verifier._verified(token)
+                        except JoseError as exc:
+                            await self._refuse("http", scope, receive, send, self._failure(exc))
+                            return
+                        if jkt is None and bound is None:  # no RequestContext needed
+                            scope[CLAIMS_KEY] = claims
+                            await self.app(scope, receive, send)
+                            return
+                        await self._answer("http", scope, receive, send, token, claims, jkt, bound)
+                        return
+                    break
+        await self._full(scope, receive, send)
+
+    async def _full(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every request but the lean path's: other scopes, exclusions, schemes, async keys."""
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
@@ -112,37 +139,15 @@ class AuthMiddleware:
                 await self.app(scope, receive, send)
                 return
         if self._sync:
-            # The common request: a Bearer header and a token bound to nothing
-            # else, so no RequestContext is built and the headers are read
-            # once, up to the token. Everything else takes the path below.
-            headers = scope["headers"]
-            token = None
-            for name, value in headers:
-                if name == b"authorization":
-                    # _bearer_token's answer for the usual spelling, without the call
-                    # (it rescans from the top for anything else, so the answer is its).
-                    if value.startswith(b"Bearer "):
-                        token = value[7:].decode("latin-1").strip()
-                    else:
-                        token = _bearer_token(headers)
-                    break
+            # A Bearer token as __call__ judges it, in any spelling of the scheme.
+            token = _bearer_token(scope["headers"])
             if token is not None:
-                verifier = self.verifier
                 try:
-                    claims, jkt, bound = verifier._verified(token)
-                    if jkt is not None or bound is not None:
-                        found = read_credentials(headers, self._cookie)
-                        request = context_from_scope(
-                            scope, found, trust_forwarded=self._trust_forwarded
-                        )
-                        verifier._check_bindings(token, jkt, bound, request)
+                    claims, jkt, bound = self.verifier._verified(token)
                 except JoseError as exc:
-                    failure = verifier.failure(exc, expired_status=self._expired_status)
-                else:
-                    scope[CLAIMS_KEY] = claims
-                    await self.app(scope, receive, send)
+                    await self._refuse(kind, scope, receive, send, self._failure(exc))
                     return
-                await self._refuse(kind, scope, receive, send, failure)
+                await self._answer(kind, scope, receive, send, token, claims, jkt, bound)
                 return
         found = read_credentials(scope["headers"], self._cookie)
         if found is None:
@@ -159,12 +164,39 @@ class AuthMiddleware:
                 else:
                     claims = await self.verifier.averify(found.token, request=request)
             except JoseError as exc:
-                failure = self.verifier.failure(exc, expired_status=self._expired_status)
+                failure = self._failure(exc)
             else:
                 scope[CLAIMS_KEY] = claims
                 await self.app(scope, receive, send)
                 return
         await self._refuse(kind, scope, receive, send, failure)
+
+    async def _answer(
+        self,
+        kind: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        token: str,
+        claims: Claims,
+        jkt: str | None,
+        bound: tuple[Any, Any] | None,
+    ) -> None:
+        """Pass or refuse a verified Bearer token: its bindings checked, when it has any."""
+        if jkt is not None or bound is not None:
+            # Only now a RequestContext: most tokens are bound to nothing.
+            found = read_credentials(scope["headers"], self._cookie)
+            request = context_from_scope(scope, found, trust_forwarded=self._trust_forwarded)
+            try:
+                self.verifier._check_bindings(token, jkt, bound, request)
+            except JoseError as exc:
+                await self._refuse(kind, scope, receive, send, self._failure(exc))
+                return
+        scope[CLAIMS_KEY] = claims
+        await self.app(scope, receive, send)
+
+    def _failure(self, exc: JoseError) -> AuthError:
+        return self.verifier.failure(exc, expired_status=self._expired_status)
 
     @staticmethod
     async def _refuse(
