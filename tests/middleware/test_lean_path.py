@@ -356,6 +356,38 @@ def test_the_asgi_fast_path_answers_as_the_verifier(token_name: str, policy_name
             assert (status, json.loads(sent[1]["body"])) == expected, attempt
 
 
+# Claim types a Verifier checks beyond jwt.decode (Claims), on the fast path too.
+TYPED_TOKENS: dict[str, str] = {
+    "roles a string": forge(good(roles="admin")),
+    "roles with a number": forge(good(roles=["admin", 5])),
+    "roles an object": forge(good(roles={"admin": True})),
+    "roles empty": forge(good(roles=[])),
+    "scope a list": forge(good(scope=["a"])),
+    "scope a string": forge(good(scope="a b")),
+    "scp a string": forge(good(scp="a b")),
+    "scp with a null": forge(good(scp=["a", None])),
+    "scp a list": forge(good(scp=["a", "b"])),
+    "sid a number": forge(good(sid=5)),
+    "sid a number, roles a string": forge(good(sid=5, roles="admin")),
+}
+
+
+@pytest.mark.parametrize("token_name", list(TYPED_TOKENS))
+def test_the_asgi_fast_path_types_claims_as_the_verifier(token_name: str) -> None:
+    token = TYPED_TOKENS[token_name]
+    policy = POLICIES["verifier default"]
+    app = _middleware(Verifier(HS, clock=lambda: NOW, **policy))
+    headers = [(b"authorization", b"Bearer " + token.encode())]
+    verifier = Verifier(HS, clock=lambda: NOW, **policy)
+    for attempt in ("first sight", "seen before"):
+        expected = _expected_answer(verifier, token)
+        status, claims, sent = asgi_answer(app, headers)
+        if expected[0] is None:
+            assert (status, claims) == expected, attempt
+        else:
+            assert (status, json.loads(sent[1]["body"])) == expected, attempt
+
+
 @pytest.mark.parametrize(
     "headers",
     [

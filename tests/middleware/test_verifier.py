@@ -58,7 +58,16 @@ def test_raw_claims_are_read_only_and_to_dict_is_a_copy(
 
 @pytest.mark.parametrize(
     ("claims", "claim"),
-    [({"roles": "admin"}, "roles"), ({"scope": ["a"]}, "scope"), ({"sid": 5}, "sid")],
+    [
+        ({"roles": "admin"}, "roles"),
+        ({"roles": ["admin", 5]}, "roles"),
+        ({"roles": {"admin": True}}, "roles"),
+        ({"scope": ["a"]}, "scope"),
+        ({"scope": None, "scp": "a b"}, "scp"),
+        ({"scope": None, "scp": ["a", None]}, "scp"),
+        ({"sid": 5}, "sid"),
+        ({"sid": 5, "roles": "admin"}, "sid"),  # sid is checked first
+    ],
 )
 def test_wrongly_typed_identity_claims_are_invalid(
     make_token: MakeToken, verifier: Verifier, claims: dict[str, object], claim: str
@@ -192,3 +201,22 @@ async def test_averify_matches_verify(make_token: MakeToken, verifier: Verifier)
     assert await verifier.averify(token) is verifier.verify(token)
     with pytest.raises(errors.ExpiredTokenError):
         await verifier.averify(make_token(lifetime=-5))
+
+
+@pytest.mark.parametrize(
+    ("raw", "claim"),
+    [({"sub": 1}, "sub"), ({"jti": ["j"]}, "jti"), ({"sid": 5, "sub": 1}, "sid")],
+)
+def test_claims_from_a_dict_check_sub_and_jti_too(raw: dict[str, object], claim: str) -> None:
+    # jwt.decode checks sub and jti before a Verifier builds Claims; a dict
+    # from anywhere else gets the same checks from Claims.from_dict.
+    with pytest.raises(errors.InvalidClaimError) as caught:
+        Claims.from_dict(raw)
+    assert caught.value.claim == claim
+
+
+def test_claims_from_a_dict_read_roles_and_both_scope_spellings() -> None:
+    claims = Claims.from_dict({"sub": "u", "roles": ["a", "b"], "scp": ["x", "y"], "exp": 5})
+    assert (claims.sub, claims.roles, claims.scopes, claims.exp) == ("u", ("a", "b"), ("x", "y"), 5)
+    assert Claims.from_dict({"scope": "x  y", "scp": ["z"]}).scopes == ("x", "y")
+    assert Claims.from_dict({}).roles == ()

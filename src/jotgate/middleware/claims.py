@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from jotgate.errors import InvalidClaimError
 
@@ -35,6 +35,10 @@ def _strings(value: object, name: str) -> tuple[str, ...]:
                 break
         else:
             return items
+    _not_strings(name)
+
+
+def _not_strings(name: str) -> NoReturn:
     raise InvalidClaimError(f"'{name}' must be a list of strings", claim=name, reason="type")
 
 
@@ -66,35 +70,16 @@ class Claims(NamedTuple):
         """Claims from a verified claim dict (taken over, not copied: do not reuse it).
 
         Raises :class:`~jotgate.errors.InvalidClaimError` when ``sid``,
-        ``roles``, ``scope`` or ``scp`` have the wrong JSON type; ``sub``,
-        ``jti`` and ``exp`` types were already checked by ``jwt.decode``.
+        ``roles``, ``scope``, ``scp``, ``sub`` or ``jti`` have the wrong JSON
+        type (``exp`` is taken as ``jwt.decode`` checked it).
         """
-        # Written flat: this runs once per new token on the request path
-        # (helpers only on the error path; tuple.__new__ skips the NamedTuple
-        # __new__ wrapper, a Python-level call).
-        get = claims.get
-        sid = get("sid")
-        if sid is not None and type(sid) is not str:
-            raise InvalidClaimError("'sid' must be a string", claim="sid", reason="type")
-        roles = get("roles")
-        roles = () if roles is None else _strings(roles, "roles")
-        scope = get("scope")
-        if scope is not None:
-            if type(scope) is not str:
-                raise InvalidClaimError("'scope' must be a string", claim="scope", reason="type")
-            scopes = tuple(scope.split())
-        else:
-            scp = get("scp")
-            scopes = () if scp is None else _strings(scp, "scp")
-        sub = get("sub")
-        if sub is not None and type(sub) is not str:
+        typed = _from_decoded(claims)
+        # jwt.decode has checked these two already; a dict from elsewhere may not be.
+        if typed.sub is not None and type(typed.sub) is not str:
             raise InvalidClaimError("'sub' must be a string", claim="sub", reason="type")
-        jti = get("jti")
-        if jti is not None and type(jti) is not str:
+        if typed.jti is not None and type(typed.jti) is not str:
             raise InvalidClaimError("'jti' must be a string", claim="jti", reason="type")
-        return tuple.__new__(
-            cls, (sub, sid, jti, get("exp"), roles, scopes, MappingProxyType(claims))
-        )
+        return typed
 
     def get(self, name: str, default: Any = None) -> Any:
         """A raw claim, or ``default``: ``claims.get("client_id")``."""
@@ -118,3 +103,40 @@ class Claims(NamedTuple):
         """A fresh, mutable deep copy of the raw claims (for JSON responses)."""
         # Deep: nested lists are shared with every request presenting this token.
         return copy.deepcopy(dict(self.raw))
+
+
+_new = tuple.__new__
+
+
+def _from_decoded(claims: dict[str, Any]) -> Claims:
+    """:meth:`Claims.from_dict` for a dict ``jwt.decode`` returned (``sub``/``jti`` checked there).
+
+    Written flat: the Verifier runs it once per new token on the request
+    path. Helpers only on the error path; ``tuple.__new__`` skips the
+    NamedTuple ``__new__`` wrapper (a Python-level call).
+    """
+    get = claims.get
+    sid = get("sid")
+    if sid is not None and type(sid) is not str:
+        raise InvalidClaimError("'sid' must be a string", claim="sid", reason="type")
+    roles = get("roles")
+    if roles is None:
+        roles = ()
+    elif type(roles) is list:
+        roles = tuple(roles)
+        for role in roles:
+            if type(role) is not str:
+                _not_strings("roles")
+    else:
+        _not_strings("roles")
+    scope = get("scope")
+    if scope is not None:
+        if type(scope) is not str:
+            raise InvalidClaimError("'scope' must be a string", claim="scope", reason="type")
+        scopes = tuple(scope.split())
+    else:
+        scp = get("scp")
+        scopes = () if scp is None else _strings(scp, "scp")
+    return _new(
+        Claims, (get("sub"), sid, get("jti"), get("exp"), roles, scopes, MappingProxyType(claims))
+    )

@@ -60,7 +60,7 @@ from jotgate.errors import ExpiredTokenError, JoseError, MalformedTokenError
 from jotgate.jwk import Key, KeySet
 
 from .binding import DPoPPolicy, DPoPRequest
-from .claims import Claims
+from .claims import Claims, _from_decoded
 from .client_binding import FINGERPRINT_COOKIES, ClientBindingPolicy, bound_claims
 from .context import RequestContext
 from .errors import AuthError, TokenRevokedError
@@ -291,7 +291,7 @@ class Verifier:
         # _accept written out for a token bound to nothing, the common first
         # sight: each call and lookup saved here is paid on every new token
         # (bench/middleware_bench.py). Same checks, same order; keep in step.
-        claims = Claims.from_dict(raw)
+        claims = _from_decoded(raw)
         revocations = self._revocations
         if revocations is not None and revocations.is_revoked(claims):
             raise TokenRevokedError("the token has been revoked")
@@ -412,7 +412,7 @@ class Verifier:
         self, token: str, raw: dict[str, Any]
     ) -> tuple[Claims, str | None, tuple[Any, Any] | None]:
         """Typed claims, bindings and revocation of a decoded token; cache it when it passes."""
-        claims = Claims.from_dict(raw)
+        claims = _from_decoded(raw)
         # Most tokens carry neither: skip the calls (both read these names only).
         jkt = dpop.bound_jkt(raw) if "cnf" in raw else None  # a bad cnf is an invalid token
         bound = bound_claims(raw) if "fgp" in raw or "bnd" in raw else None
