@@ -45,6 +45,20 @@ def test_query_and_percent_encoding_pass_unchanged(client: httpx.Client) -> None
     assert echo["query"] == "x=1&y=%26"
 
 
+def test_an_upstream_base_path_goes_before_the_whole_client_path(
+    make_gateway: GatewayFactory, upstream: Served
+) -> None:
+    gw = make_gateway([], [f"/svc={upstream.url}/base/v1", f"/root={upstream.url}"])
+    with httpx.Client(base_url=gw.url, timeout=10) as c:
+        echo = c.get("/svc/a%2Fb/c%20d?x=1&y=%26").json()
+        assert echo["raw_path"] == "/base/v1/svc/a%2Fb/c%20d"
+        assert echo["query"] == "x=1&y=%26"
+        assert c.get("/svc").json()["raw_path"] == "/base/v1/svc"
+        plain = c.get("/root/x?").json()
+        assert plain["raw_path"] == "/root/x"
+        assert plain["query"] == ""
+
+
 @pytest.mark.parametrize("path", ["/public/../api/x", "/public/./x", "/public/%2e%2e/api/x"])
 def test_dot_segments_are_refused(gateway: Served, path: str) -> None:
     # Sent raw: httpx would normalise the path before it left the test.

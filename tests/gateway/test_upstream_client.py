@@ -669,10 +669,10 @@ def test_headers_that_would_break_the_request_are_refused(
 
 
 def test_the_host_header_omits_default_ports_and_keeps_others() -> None:
-    from jotgate.gateway.upstream import _origin, _split_url
+    from jotgate.gateway.upstream import _origin, split_url
 
-    assert _split_url("http://h:81/a/b?q=1") == ("http://h:81", b"/a/b?q=1")
-    assert _split_url("http://h?q") == ("http://h", b"/?q")
+    assert split_url("http://h:81/a/b?q=1") == ("http://h:81", b"/a/b?q=1")
+    assert split_url("http://h?q") == ("http://h", b"/?q")
     assert _origin("http://h:80").host_header == b"h"
     assert _origin("https://h:443").host_header == b"h"
     assert _origin("https://h").port == 443

@@ -387,28 +387,34 @@ def encode_request_head(
     """The request line and headers, and whether the body goes chunked.
 
     Raises :class:`UpstreamError` rather than write a CR, LF or NUL that a
-    value smuggled in (it would split the request): the lines are joined
-    once without separators and searched (memchr) for them, instead of
-    searching every value. ``identity``: header lines (``name: value\r\n``
-    each) the gateway made itself from values it checked when it made them
-    (see :func:`~.headers.identity_headers`), added as they are: the same
-    ~600 bytes for every request with one token are not searched again.
+    value smuggled in (it would split the request): the head is joined once
+    and its CRs and LFs counted (memchr), which must be exactly the line
+    breaks put between the lines, instead of searching every value.
+    ``identity``: header lines (``name: value\\r\\n`` each) the gateway made
+    itself from values it checked when it made them (see
+    :func:`~.headers.identity_headers`), added as they are: the same ~600
+    bytes for every request with one token are not searched again.
     """
     if " " in method or 32 in target:
         raise UpstreamError("the request line cannot be written as HTTP/1.1")
-    lines = [method.encode("latin-1") + b" " + target + b" HTTP/1.1", b"host: " + host]
+    # One join of the pieces: no per-header concatenations, no second join.
+    parts = [method.encode("latin-1"), b" ", target, b" HTTP/1.1\r\nhost: ", host]
     has_length = False
     for name, value in headers:
         if name == b"content-length":
             has_length = True
-        lines.append(name + b": " + value)
+        parts += (b"\r\n", name, b": ", value)
+    breaks = len(headers) + 2  # after the request line, before each header, at the end
     chunked = False
     if body is not None and not has_length:
-        lines.append(b"transfer-encoding: chunked")
+        parts.append(b"\r\ntransfer-encoding: chunked")
         chunked = True
+        breaks += 1
     elif body is None and not has_length and method in _BODY_METHODS:
-        lines.append(b"content-length: 0")
-    flat = b"".join(lines)
-    if b"\n" in flat or b"\r" in flat or 0 in flat:
+        parts.append(b"\r\ncontent-length: 0")
+        breaks += 1
+    parts.append(b"\r\n")
+    head = b"".join(parts)
+    if head.count(b"\n") != breaks or head.count(b"\r") != breaks or 0 in head:
         raise UpstreamError("a header cannot be written as HTTP/1.1")
-    return b"\r\n".join(lines) + b"\r\n" + identity + b"\r\n", chunked
+    return head + identity + b"\r\n", chunked

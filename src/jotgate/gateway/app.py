@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -52,6 +53,7 @@ from .headers import (
 from .proxy import Upstreams, send_json
 from .routing import Router, is_unsafe_path, upstream_target
 from .settings import Route, Settings
+from .upstream import UpstreamError, split_url
 
 __all__ = ["Gateway"]
 
@@ -88,6 +90,17 @@ class Gateway:
                 for prefix in settings.auth_paths
             ]
         self.router = Router(routes)
+        # Each upstream's origin and base path, split once rather than per request.
+        self._upstream_origins: dict[str, tuple[str, bytes]] = {}
+        for route in routes:
+            with contextlib.suppress(UpstreamError, UnicodeEncodeError):
+                # Not split_url's target: that is "/" for no path, and here the
+                # client's path follows the base.
+                origin = split_url(route.upstream)[0]
+                self._upstream_origins[route.upstream] = (
+                    origin,
+                    route.upstream[len(origin) :].encode("latin-1"),
+                )
         self.policy = HeaderPolicy(
             extra=settings.strip_headers,
             trust_forwarded=settings.trust_forwarded,
@@ -206,10 +219,17 @@ class Gateway:
             headers, forwarding, keep_authorization=route.keep_authorization
         )
         raw_path: bytes = scope.get("raw_path") or path.encode()
-        url = upstream_target(route, path, raw_path, scope.get("query_string", b""))
+        query: bytes = scope.get("query_string", b"")
+        split = self._upstream_origins.get(route.upstream) if not route.strip_prefix else None
+        if split is not None:
+            # The client's raw path goes on unchanged: join bytes, parse nothing.
+            origin, target = split[0], split[1] + raw_path + (b"?" + query if query else b"")
+        else:
+            origin, target = split_url(upstream_target(route, path, raw_path, query))
         await self.upstreams.forward(
             scope["method"],
-            url,
+            origin,
+            target,
             upstream_headers,
             receive,
             send,

@@ -102,7 +102,8 @@ class Upstreams:
     async def forward(
         self,
         method: str,
-        url: str,
+        origin: str,
+        target: bytes,
         headers: Headers,
         receive: Receive,
         send: Send,
@@ -111,11 +112,12 @@ class Upstreams:
         body: bool,
         identity: bytes = b"",
     ) -> None:
-        """Send the request to ``url`` and stream the answer back to the client.
+        """Send the request to ``origin`` (``http://host:port``) for ``target``; stream the answer.
 
+        ``target``: the path and query, as the request line carries them.
         ``body``: whether the client sent one (see :func:`~.headers.scan_request`); it is
         then streamed from ``receive``. ``identity``: the gateway's identity
-        header lines, finished (``name: value\r\n`` each, values already
+        header lines, finished (``name: value\\r\\n`` each, values already
         checked), added after ``headers``.
         """
         pool = self._pool
@@ -131,14 +133,16 @@ class Upstreams:
             # again on a fresh connection); a longer one is streamed.
             content = _request_body(first, receive) if message.get("more_body") else first
         try:
-            response = await pool.request(method, url, headers, content, identity=identity)
+            response = await pool.request_to(
+                origin, target, method, headers, content, identity=identity
+            )
         except ClientGone:
             return
         except UpstreamTimeout:
             await _fail(send, 504, "gateway_timeout", "the upstream did not answer in time", rid)
             return
         except UpstreamError as exc:
-            log.warning("upstream %s failed: %s", _host(url), exc)
+            log.warning("upstream %s failed: %s", _host(origin), exc)
             await _fail(send, 502, "bad_gateway", "the upstream could not be reached", rid)
             return
         try:
@@ -190,8 +194,8 @@ class Upstreams:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _host(url: str) -> str:
-    return url.partition("://")[2].partition("/")[0].partition("?")[0]
+def _host(origin: str) -> str:
+    return origin.partition("://")[2]
 
 
 async def _fail(send: Send, status: int, code: str, message: str, rid: bytes) -> None:

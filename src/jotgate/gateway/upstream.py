@@ -63,7 +63,14 @@ from ._http1 import (
     frame_chunk,
 )
 
-__all__ = ["Pool", "Response", "UpstreamError", "UpstreamTimeout", "default_ssl_context"]
+__all__ = [
+    "Pool",
+    "Response",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "default_ssl_context",
+    "split_url",
+]
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
@@ -98,8 +105,8 @@ def _origin(origin: str) -> _Origin:
     return _Origin(scheme, parts.hostname, port, host_header, scheme == "https")
 
 
-def _split_url(url: str) -> tuple[str, bytes]:
-    """``http://host:port`` and the request target (``/path?query``)."""
+def split_url(url: str) -> tuple[str, bytes]:
+    """``http://host:port`` and the request target (``/path?query``) of an absolute URL."""
     start = url.find("://")
     if start < 0:
         raise UpstreamError(f"not an absolute URL: {url!r}")
@@ -216,11 +223,29 @@ class Pool:
         dropped), or None. ``identity``: finished header lines the caller
         has checked already (see :func:`~._http1.encode_request_head`).
         """
+        key, target = split_url(url)
+        return await self.request_to(key, target, method, headers, body, identity=identity)
+
+    async def request_to(
+        self,
+        origin_url: str,
+        target: bytes,
+        method: str,
+        headers: Headers,
+        body: bytes | AsyncIterator[bytes] | None = None,
+        *,
+        identity: bytes = b"",
+    ) -> Response:
+        """:meth:`request` with the URL already split: ``http://host:port`` and ``/path?query``.
+
+        For a caller that keeps the origin of each upstream (the gateway, per
+        route) rather than have every request's URL parsed again.
+        """
         if self._closed:
             raise UpstreamError("the upstream pool is closed")
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        key, target = _split_url(url)
+        key = origin_url
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _origin(key)
