@@ -191,7 +191,7 @@ async def run_config(args: argparse.Namespace, run: Run, db: str, workers: int) 
                 async with server as base:
                     await _warm_up(bench, base)
                     for r in range(args.rounds):
-                        order = list(CASES)
+                        order = list(args.cases)
                         run.rng.shuffle(order)
                         for case in order:
                             _progress(f"{db}/{workers}w round {r + 1}/{args.rounds}: {case}")
@@ -259,9 +259,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS, help="markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--cases",
+        default=None,
+        help=f"comma-separated subset of {','.join(CASES)} (default all; implies --no-write)",
+    )
     args = parser.parse_args(argv)
     args.seconds = parse_duration(args.duration or ("3s" if args.quick else "10s"))
     args.rounds = args.rounds or (1 if args.quick else 3)
+    args.cases = tuple(args.cases.split(",")) if args.cases else CASES
+    if unknown := set(args.cases) - set(CASES):
+        parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
+    if args.cases != CASES:
+        args.no_write = True  # a partial run must not replace the recorded section
     args.dbs = (args.db or ("sqlite" if args.quick else "sqlite,postgres")).split(",")
     workers = args.workers or ("1" if args.quick else "1,2")
     args.worker_counts = [int(w) for w in workers.split(",")]
