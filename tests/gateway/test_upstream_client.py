@@ -525,6 +525,29 @@ def test_each_wait_on_a_reused_connection_gets_the_whole_timeout() -> None:
         run(main())
 
 
+def test_a_shorter_timeout_on_a_reused_connection_is_kept() -> None:
+    async def script(server: RawServer, reader: Any, writer: Any, index: int) -> None:
+        await server.read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await server.read_request(reader)
+        await asyncio.sleep(5)
+
+    with RawServer(script) as server:
+
+        async def main() -> None:
+            p = pool(timeout=30)
+            assert await body_of(await p.request("GET", server.url, [])) == b"ok"
+            p.timeout = 0.2  # the 30 s wait's timer is still armed on the pooled connection
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(UpstreamTimeout):
+                await p.request("GET", server.url, [])
+            assert asyncio.get_running_loop().time() - started < 2.0
+            await p.aclose()
+
+        run(main())
+
+
 def test_waiting_for_a_free_connection_is_bounded(keep_alive: RawServer) -> None:
     async def main() -> None:
         p = pool(max_connections=1, connect_timeout=0.2)

@@ -69,6 +69,7 @@ class Connection(asyncio.Protocol):
         # again for the deadline now in force.
         self._deadline = math.inf
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf  # when the armed timer fires
         self._reset(head_request=False)
         self._parser: httptools.HttpResponseParser | None = None
 
@@ -289,9 +290,12 @@ class Connection(asyncio.Protocol):
         loop = self._loop
         waiter = loop.create_future()
         self._waiter = waiter
-        self._deadline = loop.time() + timeout
-        if self._timer is None:
+        deadline = self._deadline = loop.time() + timeout
+        if deadline < self._timer_at:  # none armed, or one too late (a shorter timeout)
+            if self._timer is not None:
+                self._timer.cancel()
             self._timer = loop.call_later(timeout, self._head_timer)
+            self._timer_at = deadline
         return waiter
 
     def stop_waiting(self) -> None:
@@ -302,6 +306,7 @@ class Connection(asyncio.Protocol):
     def _head_timer(self) -> None:
         """The head wait's timer: fail the wait when its deadline has come, else wait on."""
         self._timer = None
+        self._timer_at = math.inf
         deadline = self._deadline
         if deadline == math.inf:
             return  # not waiting for a head now: the next wait arms a timer again
@@ -311,6 +316,7 @@ class Connection(asyncio.Protocol):
         # milliseconds, and a sub-millisecond re-arm could fire before its tick.
         if left > 0.001:
             self._timer = loop.call_later(left, self._head_timer)
+            self._timer_at = deadline
             return
         waiter = self._waiter
         if waiter is not None:
@@ -353,6 +359,7 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         self._parser = None
         timer, self._timer = self._timer, None
+        self._timer_at = math.inf
         if timer is not None:
             timer.cancel()
         if self.transport is not None:
