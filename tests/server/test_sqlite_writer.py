@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import shutil
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,6 @@ from sqlalchemy.dialects import sqlite
 from jotgate.server.errors import ApiError
 from jotgate.server.models import Session
 from jotgate.server.refresh_sqlite import db_time
-from jotgate.server.sqlite_checkpoint import WRITER_AUTOCHECKPOINT, WalCheckpointer
 from jotgate.server.sqlite_writer import SqliteWriter, WriterClosed
 
 from .conftest import Server
@@ -208,50 +204,3 @@ async def test_a_lock_held_too_long_fails_the_batch_and_writes_nothing(tmp_path:
     await writer.run(lambda c: c.execute("INSERT INTO t VALUES (3)"))
     assert _rows(path) == [3]
     await writer.close()
-
-
-def _rows_in_database_file(path: Path, scratch: Path) -> list[int]:
-    """The rows a checkpoint has copied into the database file (the WAL left out)."""
-    shutil.copyfile(path, scratch)
-    with contextlib.closing(sqlite3.connect(scratch)) as connection:
-        return [v for (v,) in connection.execute("SELECT v FROM t ORDER BY v")]
-
-
-async def test_commits_reach_the_database_file_through_the_checkpoint_thread(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "w.db"
-    _table(path)
-    writer = SqliteWriter(str(path))
-    writer.start()
-
-    def insert(connection: sqlite3.Connection) -> None:
-        connection.executemany("INSERT INTO t VALUES (?)", [(v,) for v in range(20)])
-
-    await writer.run(insert)
-    # The writer's own connection no longer checkpoints after a few commits...
-    threshold = await writer.run(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-    assert threshold == WRITER_AUTOCHECKPOINT
-    # ...the checkpoint thread copies the pages while the writer stays open.
-    deadline = time.monotonic() + 5
-    while _rows_in_database_file(path, tmp_path / "copy.db") != list(range(20)):
-        assert time.monotonic() < deadline, "the WAL was never checkpointed"
-        await asyncio.sleep(0.05)
-    await writer.close()
-
-
-async def test_the_checkpoint_thread_checkpoints_once_per_burst_not_per_commit(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "w.db"
-    _table(path)
-    checkpointer = WalCheckpointer(str(path), min_interval=0.3)
-    checkpointer.start()
-    for _ in range(50):
-        checkpointer.nudge()
-    await asyncio.sleep(0.6)
-    assert checkpointer.runs == 1
-    checkpointer.nudge()
-    await asyncio.to_thread(checkpointer.stop)
-    # Stopping runs the pending checkpoint at once instead of waiting out the interval.
-    assert checkpointer.runs == 2

@@ -33,8 +33,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
-from .sqlite_checkpoint import WRITER_AUTOCHECKPOINT, WalCheckpointer
-
 __all__ = ["SqliteWriter", "WriterClosed"]
 
 log = logging.getLogger("jotgate.server")
@@ -121,7 +119,6 @@ class SqliteWriter:
         self._closed = False
         self._ready = threading.Event()
         self._failed: BaseException | None = None
-        self._checkpointer = WalCheckpointer(path)
 
     def start(self) -> None:
         """Open the connection in the writer thread; raises if it cannot be opened."""
@@ -134,7 +131,6 @@ class SqliteWriter:
         self._ready.wait()
         if self._failed is not None:
             raise self._failed
-        self._checkpointer.start()
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` inside a write transaction; its result once committed.
@@ -159,7 +155,6 @@ class SqliteWriter:
             return
         self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
-        await asyncio.to_thread(self._checkpointer.stop)
 
     # -- the writer thread ---------------------------------------------------
 
@@ -174,9 +169,6 @@ class SqliteWriter:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoints run in their own thread (see .sqlite_checkpoint), not
-        # after this connection's commits, unless that thread falls far behind.
-        connection.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
         # ...but no busy handler from now on: _begin waits for the write lock itself.
         connection.execute("PRAGMA busy_timeout=0")
         return connection
@@ -227,7 +219,6 @@ class SqliteWriter:
             redo = _run(connection, batch)
             if connection.in_transaction:
                 connection.execute("COMMIT")
-                self._checkpointer.nudge()
         except sqlite3.Error as exc:
             # The batch as a whole failed (disk full, I/O error, lock timeout):
             # nothing of it was committed, so no job may report success.
