@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .refresh_rules import Family, Found, Holder, LostRace, Plan, Rotated
+from .refresh_rules import Found, LostRace, Plan, Rotated, rotation_of
 from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
 
 __all__ = ["find", "rotate"]
@@ -46,10 +46,8 @@ async def rotate(connection: AsyncConnection, found: Found, plan: Plan) -> Rotat
     :class:`.refresh_rules.LostRace` when another transaction rotated it
     first; the caller rolls back (the predecessor's grace included) and retries.
     """
-    assert found.sid is not None
-    assert found.uid is not None
-    assert found.session_expires_at is not None
-    successor = plan.successor
+    rotated = rotation_of(found, plan)
+    sid, successor = rotated.session.id, plan.successor
     changed = await connection.execute(
         ROTATE,
         {
@@ -61,15 +59,14 @@ async def rotate(connection: AsyncConnection, found: Found, plan: Plan) -> Rotat
     )
     if found.id not in changed.scalars().all():
         raise LostRace
-    expires_at = plan.expiry(found.session_expires_at)
     await connection.execute(
         insert(TOKENS),
         {
             "id": successor.id,
-            "session_id": found.sid,
+            "session_id": sid,
             "token_hash": successor.token_hash,
             "created_at": plan.now,
-            "expires_at": expires_at,
+            "expires_at": rotated.expires_at,
             "used_at": None,
             "successor_id": None,
             "successor_sealed": None,
@@ -78,7 +75,7 @@ async def rotate(connection: AsyncConnection, found: Found, plan: Plan) -> Rotat
     await connection.execute(
         TOUCH,
         {
-            "p_sid": found.sid,
+            "p_sid": sid,
             "p_now": plan.now,
             "p_ip": plan.ip,
             # Bound from now on, like a login with a proof (only if not bound yet).
@@ -86,12 +83,6 @@ async def rotate(connection: AsyncConnection, found: Found, plan: Plan) -> Rotat
         },
     )
     await connection.execute(
-        insert(AUDIT), {**plan.audit, "user_id": found.uid, "session_id": found.sid}
+        insert(AUDIT), {**plan.audit, "user_id": rotated.user.id, "session_id": sid}
     )
-    return Rotated(
-        user=Holder(found.uid, found.roles),
-        session=Family(found.sid, found.session_expires_at),
-        plain=successor.plain,
-        expires_at=expires_at,
-        now=plan.now,
-    )
+    return rotated

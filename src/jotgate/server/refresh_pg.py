@@ -23,14 +23,13 @@ from sqlalchemy.engine import URL
 
 from .refresh_rules import (
     USED_BEFORE,
-    Family,
     Found,
-    Holder,
     LostRace,
     Plan,
     Rotated,
     UsedBefore,
     judge,
+    rotation_of,
 )
 from .refresh_sql import FIND
 
@@ -147,11 +146,8 @@ class PgRotations:
             if not judge(found, now=plan.now, access_sid=plan.access_sid, proof_jkt=plan.proof_jkt):
                 return USED_BEFORE
             assert found is not None
-            assert found.sid is not None
-            assert found.uid is not None
-            assert found.session_expires_at is not None
+            rotated = rotation_of(found, plan)
             successor = plan.successor
-            expires_at = plan.expiry(found.session_expires_at)
             audit = plan.audit
             won = await connection.fetchval(
                 _ROTATE_SQL,
@@ -159,25 +155,19 @@ class PgRotations:
                 plan.now,
                 successor.id,
                 successor.sealed,
-                found.sid,
+                rotated.session.id,
                 successor.token_hash,
-                expires_at,
+                rotated.expires_at,
                 plan.ip,
                 # Bound from now on, like a login with a proof (if not bound yet).
                 plan.proof_jkt if found.dpop_jkt is None else None,
                 audit["at"],
                 audit["event"],
-                found.uid,
+                rotated.user.id,
                 audit["ip"],
                 audit["user_agent"],
                 json.dumps(audit["detail"]),
             )
             if won != 1:
                 raise LostRace
-        return Rotated(
-            user=Holder(found.uid, found.roles),
-            session=Family(found.sid, found.session_expires_at),
-            plain=successor.plain,
-            expires_at=expires_at,
-            now=plan.now,
-        )
+        return rotated

@@ -28,6 +28,7 @@ __all__ = [
     "Successor",
     "UsedBefore",
     "judge",
+    "rotation_of",
 ]
 
 
@@ -171,3 +172,22 @@ def judge(
             "refresh_token_expired", "this refresh token has expired; log in again"
         )
     return True
+
+
+def rotation_of(found: Found, plan: Plan) -> Rotated:
+    """What rotating ``found`` (which :func:`judge` let rotate) by ``plan`` yields.
+
+    Every backend builds its writes from it (session, user, the successor's
+    expiry) and returns it once they are committed.
+    """
+    # judge() refused tokens without a live session or user.
+    assert found.sid is not None
+    assert found.uid is not None
+    assert found.session_expires_at is not None
+    return Rotated(
+        user=Holder(found.uid, found.roles),
+        session=Family(found.sid, found.session_expires_at),
+        plain=plan.successor.plain,
+        expires_at=plan.expiry(found.session_expires_at),
+        now=plan.now,
+    )

@@ -24,14 +24,13 @@ from sqlalchemy.dialects import sqlite
 
 from .refresh_rules import (
     USED_BEFORE,
-    Family,
     Found,
-    Holder,
     LostRace,
     Plan,
     Rotated,
     UsedBefore,
     judge,
+    rotation_of,
 )
 from .refresh_sql import AUDIT, FIND, ROTATE, TOKENS, TOUCH
 
@@ -116,10 +115,8 @@ def rotate(connection: sqlite3.Connection, prepared: Prepared) -> Rotated | Used
     if not judge(found, now=plan.now, access_sid=plan.access_sid, proof_jkt=plan.proof_jkt):
         return USED_BEFORE
     assert found is not None
-    assert found.sid is not None
-    assert found.uid is not None
-    assert found.session_expires_at is not None
-    successor = plan.successor
+    rotated = rotation_of(found, plan)
+    sid, successor = rotated.session.id, plan.successor
     changed = connection.execute(
         _ROTATE_SQL,
         {
@@ -131,22 +128,21 @@ def rotate(connection: sqlite3.Connection, prepared: Prepared) -> Rotated | Used
     ).fetchall()
     if (found.id,) not in changed:
         raise LostRace
-    expires_at = plan.expiry(found.session_expires_at)
-    capped = expires_at != plan.idle_expiry
+    capped = rotated.expires_at != plan.idle_expiry
     connection.execute(
         _INSERT_SQL,
         {
             "id": successor.id,
-            "session_id": found.sid,
+            "session_id": sid,
             "token_hash": successor.token_hash,
             "created_at": prepared.stamp,
-            "expires_at": db_time(expires_at) if capped else prepared.idle_expiry_stamp,
+            "expires_at": db_time(rotated.expires_at) if capped else prepared.idle_expiry_stamp,
         },
     )
     connection.execute(
         _TOUCH_SQL,
         {
-            "p_sid": found.sid,
+            "p_sid": sid,
             "p_now": prepared.stamp,
             "p_ip": plan.ip,
             # Bound from now on, like a login with a proof (only if not bound yet).
@@ -154,12 +150,6 @@ def rotate(connection: sqlite3.Connection, prepared: Prepared) -> Rotated | Used
         },
     )
     connection.execute(
-        _AUDIT_SQL, {**prepared.audit, "user_id": found.uid, "session_id": found.sid}
+        _AUDIT_SQL, {**prepared.audit, "user_id": rotated.user.id, "session_id": sid}
     )
-    return Rotated(
-        user=Holder(found.uid, found.roles),
-        session=Family(found.sid, found.session_expires_at),
-        plain=successor.plain,
-        expires_at=expires_at,
-        now=plan.now,
-    )
+    return rotated
