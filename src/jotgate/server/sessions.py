@@ -195,7 +195,7 @@ class SessionService(SessionRevocation):
         """
         access_sid = await self._valid_access_sid(access_token)
         binding = binding or Binding()
-        # _rotate and _replay sign inside the write transaction: no key reload there.
+        # _replay signs inside its write transaction: no key reload may happen there.
         await self._tokens.warm()
         for _ in range(_ROTATION_ATTEMPTS):
             try:
