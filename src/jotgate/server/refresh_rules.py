@@ -133,7 +133,7 @@ def _refresh_error(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-def check_dpop_key(session_jkt: str | None, proof_jkt: str | None) -> None:
+def _check_dpop_key(session_jkt: str | None, proof_jkt: str | None) -> None:
     """A DPoP-bound session refreshes only with a proof by its own key (RFC 9449 §5)."""
     if session_jkt is None:
         return
@@ -164,7 +164,7 @@ def judge(
         raise _refresh_error(
             "session_expired", "this session reached its maximum age; log in again"
         )
-    check_dpop_key(found.dpop_jkt, proof_jkt)
+    _check_dpop_key(found.dpop_jkt, proof_jkt)
     if found.used_at is not None:
         return False
     if now >= found.expires_at and access_sid != found.sid:
