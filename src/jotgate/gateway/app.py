@@ -38,7 +38,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 
 from jotgate.errors import JoseError
-from jotgate.middleware import AuthError, Claims
+from jotgate.middleware import AuthError
 
 from .admissions import Admissions, header_block
 from .auth import Authenticator, authorize
@@ -206,11 +206,18 @@ class Gateway:
                     return
                 identity = admitted.block
             else:
-                verdict = await self._admit(scope, route)
+                trust = self.policy.trust_forwarded
+
+                def proof_target() -> tuple[str, str]:  # what a DPoP proof must be for
+                    return request_target(scope, trust_forwarded=trust)
+
+                verdict = await self._check(
+                    scope, route.roles, route.scopes, proof_target, remember=True
+                )
                 if isinstance(verdict, AuthError):
                     await _deny(send, verdict, rid)
                     return
-                identity = verdict
+                identity = header_block(verdict)
         client = scope.get("client")
         forwarding = Forwarding(
             client[0] if client else None, scope.get("scheme", "http"), facts.host, rid
@@ -238,53 +245,31 @@ class Gateway:
             identity=identity,
         )
 
-    async def _admit(self, scope: Scope, route: Route) -> bytes | AuthError:
-        """The full check of a request's token for ``route``: its identity header lines.
-
-        A token that passes and needs nothing else from the request is
-        remembered (:class:`~jotgate.gateway.admissions.Admissions`).
-        """
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        found = self.auth.credentials(headers)
-        if found is None:
-            return AuthError.missing_token()
-        trust = self.policy.trust_forwarded
-
-        def target() -> tuple[str, str]:
-            return request_target(scope, trust_forwarded=trust)
-
-        client = scope.get("client")
-        verdict = await self.auth.check(
-            headers, found, target, peer=str(client[0]) if client else None, trust_forwarded=trust
-        )
-        if isinstance(verdict, AuthError):
-            return verdict
-        denial = authorize(verdict, route.roles, route.scopes)
-        if denial is not None:
-            return denial
-        try:
-            identity = identity_headers(verdict)
-        except ValueError:
-            return _UNFORWARDABLE
-        self.admissions.remember(headers, found, verdict, identity)
-        return header_block(identity)
-
     async def _check(
         self,
         scope: Scope,
         roles: tuple[str, ...],
         scopes: tuple[str, ...],
         target: Callable[[], tuple[str, str]],
+        *,
+        remember: bool = False,
     ) -> list[tuple[bytes, bytes]] | AuthError:
         """The identity headers for a verified, authorized token, or the failure.
 
         ``target``: the (method, URI) a DPoP proof must be for. The client's
         address (for ``bnd``) is the peer's, or with ``trust_forwarded`` the
-        one ``X-Forwarded-For``/``X-Real-IP`` names.
+        one ``X-Forwarded-For``/``X-Real-IP`` names. ``remember``: a token
+        that passes and needs nothing else from the request is kept for its
+        next requests (:class:`~jotgate.gateway.admissions.Admissions`).
         """
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        found = self.auth.credentials(headers)
+        if found is None:
+            return AuthError.missing_token()
         client = scope.get("client")
-        verdict: Claims | AuthError = await self.auth.authenticate(
-            scope["headers"],
+        verdict = await self.auth.check(
+            headers,
+            found,
             target,
             peer=str(client[0]) if client else None,
             trust_forwarded=self.policy.trust_forwarded,
@@ -295,9 +280,12 @@ class Gateway:
         if denial is not None:
             return denial
         try:
-            return identity_headers(verdict)
+            identity = identity_headers(verdict)
         except ValueError:
             return _UNFORWARDABLE
+        if remember:
+            self.admissions.remember(headers, found, verdict, identity)
+        return identity
 
     async def _forward_auth(self, scope: Scope, send: Send, rid: bytes) -> None:
         """nginx ``auth_request`` / Traefik ForwardAuth / Envoy ext_authz.
