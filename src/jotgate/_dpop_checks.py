@@ -74,15 +74,6 @@ def claims_object(payload: bytes) -> dict[str, Any]:
     ):
         return value
     return _json.loads_object(payload, what="DPoP proof claims")
-    if end == len(text) and type(value) is dict and "\\" not in text:
-        kinds = list(map(type, value.values()))
-        if (
-            dict not in kinds
-            and list not in kinds
-            and text.count('"') == 2 * (len(kinds) + kinds.count(str))
-        ):
-            return value
-    return _json.loads_object(payload, what="DPoP proof claims")
 
 
 def check_algorithms(algorithms: Collection[str]) -> None:
