@@ -243,25 +243,22 @@ class Pool:
         """
         if self._closed:
             raise UpstreamError("the upstream pool is closed")
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        key = origin_url
-        origin = self._origins.get(key)
+        origin = self._origins.get(origin_url)
         if origin is None:
-            origin = self._origins[key] = _origin(key)
+            origin = self._origins[origin_url] = _origin(origin_url)
         head = encode_request_head(method, target, origin.host_header, headers, body, identity)
         if self._busy < self.max_connections and not self._slot_waiters:
             self._busy += 1
         else:
             await self._wait_for_slot()
         try:
-            return await self._exchange(key, origin, method, head, body)
+            return await self._exchange(origin_url, origin, method, head, body)
         except BaseException:
             self._free_slot()
             raise
 
     async def _wait_for_slot(self) -> None:
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = self._running_loop().create_future()
         self._slot_waiters.append(waiter)
         try:
             async with asyncio.timeout(self.connect_timeout):
