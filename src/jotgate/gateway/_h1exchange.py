@@ -7,7 +7,8 @@ answer leaves in one ``write`` (one syscall, one TCP segment); framing is
 chosen then: the app's ``Content-Length``, else the length of a body that
 came whole, else chunked (HTTP/1.0: until close). The head is checked for
 stray CR/LF the cheap way (count the line breaks of the finished head), as
-the upstream client checks its request heads.
+the upstream client checks its request heads. :func:`error_answer` is
+the whole answer the server gives itself when it refuses a request.
 
 The connection side (parsing, flow control, timeouts, pipelining) is
 :mod:`jotgate.gateway._h1server`.
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from ._h1server import H1Connection
 
-__all__ = ["Exchange", "status_line"]
+__all__ = ["Exchange", "error_answer", "status_line"]
 
 Message = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]
@@ -33,6 +34,15 @@ _STATUS_LINES: Final = {
 }
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
+# The error codes of the answers the server gives itself (JSON, as the gateway's).
+_ERROR_CODES: Final = {
+    400: "bad_request",
+    403: "forbidden",
+    408: "request_timeout",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    500: "internal_error",
+}
 
 
 def status_line(status: int) -> bytes:
@@ -43,6 +53,17 @@ def status_line(status: int) -> bytes:
             raise RuntimeError(f"invalid HTTP status {status!r}")
         line = b"HTTP/1.1 %d \r\n" % status
     return line
+
+
+def error_answer(status: int, message: str) -> bytes:
+    """A whole JSON error answer the server gives itself, ending the connection."""
+    code = _ERROR_CODES.get(status, "bad_request")
+    body = b'{"error": "%s", "message": "%s"}' % (code.encode(), message.encode())
+    head = status_line(status) + (
+        b"content-type: application/json\r\ncontent-length: %d\r\n"
+        b"cache-control: no-store\r\nconnection: close\r\n\r\n" % len(body)
+    )
+    return head + body
 
 
 class Exchange:

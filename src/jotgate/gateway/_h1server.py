@@ -30,18 +30,17 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote
 
 import httptools
 
-from ._h1exchange import Exchange, status_line
+from ._h1exchange import Exchange, error_answer
 
 if TYPE_CHECKING:
     from .server import GatewayServer
 
-__all__ = ["ASGIApp", "H1Connection", "Limits"]
+__all__ = ["ASGIApp", "H1Connection"]
 
 log = logging.getLogger("jotgate.gateway")
 
@@ -53,33 +52,6 @@ _LOW_WATER: Final = 64 * 1024
 _ASGI: Final = {"version": "3.0", "spec_version": "2.3"}
 # Answers shorter than this wait for the end of the loop's round (see write()).
 _WRITE_AT_ONCE: Final = 64 * 1024
-# The error codes of the answers the server gives itself (JSON, as the gateway's).
-_ERROR_CODES: Final = {
-    400: "bad_request",
-    403: "forbidden",
-    408: "request_timeout",
-    414: "uri_too_long",
-    431: "headers_too_large",
-    500: "internal_error",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one client may send and how long it may take."""
-
-    max_target: int = 8 * 1024
-    """Longest request target (path and query), bytes: 414 beyond."""
-    max_header_bytes: int = 64 * 1024
-    """All header names and values together, bytes: 431 beyond."""
-    max_headers: int = 100
-    """Most header lines: 431 beyond."""
-    keep_alive: float = 5.0
-    """An idle connection between requests is closed after this (seconds)."""
-    head_timeout: float = 10.0
-    """A request head must arrive whole within this once it began (seconds)."""
-    read_timeout: float = 60.0
-    """Longest wait for more of a request body, or for a client to take the answer."""
 
 
 class _Refused(Exception):
@@ -447,13 +419,7 @@ class H1Connection(asyncio.Protocol):
         """Answer ``status`` with a JSON error, then close (nothing after it is read)."""
         if self._lost or self.transport is None:
             return
-        code = _ERROR_CODES.get(status, "bad_request")
-        body = b'{"error": "%s", "message": "%s"}' % (code.encode(), message.encode())
-        head = status_line(status) + (
-            b"content-type: application/json\r\ncontent-length: %d\r\n"
-            b"cache-control: no-store\r\nconnection: close\r\n\r\n" % len(body)
-        )
-        self.write(head + body)
+        self.write(error_answer(status, message))
         self._close()
 
     def _close(self) -> None:

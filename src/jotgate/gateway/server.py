@@ -29,9 +29,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from ._h1server import ASGIApp, H1Connection, Limits
+from ._h1server import ASGIApp, H1Connection
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -42,6 +43,24 @@ log = logging.getLogger("jotgate.gateway")
 
 # How often deadlines are checked: they fire up to this late.
 _SWEEP_INTERVAL: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may send and how long it may take."""
+
+    max_target: int = 8 * 1024
+    """Longest request target (path and query), bytes: 414 beyond."""
+    max_header_bytes: int = 64 * 1024
+    """All header names and values together, bytes: 431 beyond."""
+    max_headers: int = 100
+    """Most header lines: 431 beyond."""
+    keep_alive: float = 5.0
+    """An idle connection between requests is closed after this (seconds)."""
+    head_timeout: float = 10.0
+    """A request head must arrive whole within this once it began (seconds)."""
+    read_timeout: float = 60.0
+    """Longest wait for more of a request body, or for a client to take the answer."""
 
 
 class GatewayServer:
