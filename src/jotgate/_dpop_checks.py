@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac as _stdlib_hmac
 import json
-import math
 from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any, Final
@@ -19,7 +18,7 @@ from ._dpop_create import access_token_hash
 from .errors import UnsupportedAlgorithmError
 from .jwa import ALGORITHMS
 
-__all__ = ["aths", "cached_ath", "check_algorithms", "claims_object", "fresh", "same", "seconds"]
+__all__ = ["aths", "cached_ath", "check_algorithms", "claims_object", "same", "seconds"]
 
 _CACHE_SIZE: Final = 1024
 _compare_digest: Final = _stdlib_hmac.compare_digest
@@ -27,20 +26,11 @@ _compare_digest: Final = _stdlib_hmac.compare_digest
 aths: dict[str, str] = {}
 
 
-def _refuse(text: str) -> Any:
-    raise ValueError(f"{text} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value
-
-
 # The C scanner building dicts itself: no Python hook per object, unlike the
 # strict decoder's duplicate-name check, which claims_object does another way.
-_plain = json.JSONDecoder(parse_constant=_refuse, parse_float=_finite)
+# The strict decoder's NaN/Infinity and overflow hooks: their errors are
+# ValueErrors, which send the text to the strict parser.
+_plain = json.JSONDecoder(parse_constant=_json._refuse_constant, parse_float=_json._finite_float)
 _scan: Callable[[str, int], tuple[Any, int]] = _plain.scan_once  # type: ignore[attr-defined]
 
 
@@ -109,13 +99,3 @@ def same(a: str, b: str) -> bool:
     if a.isascii() and b.isascii():
         return _compare_digest(a, b)  # thumbprints, hashes, nonces: the usual case
     return _compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
-def fresh(value: Any) -> Any:
-    """A copy of a JSON value for the caller (the cached header stays untouched)."""
-    kind = type(value)
-    if kind is dict:
-        return {k: fresh(v) for k, v in value.items()}
-    if kind is list:
-        return [fresh(v) for v in value]
-    return value

@@ -43,7 +43,6 @@ from ._dpop_checks import (
     cached_ath,
     check_algorithms,
     claims_object,
-    fresh,
     same,
     seconds,
 )
@@ -349,7 +348,7 @@ def _verify(
         copied = header.copy()  # dict.copy(): about half the time of {**header, ...}
         copied["jwk"] = copied["jwk"].copy()
     else:
-        copied = fresh(header)
+        copied = _json.copy_tree(header)
     checked = _new_tuple(Proof, (jkt, key, claims, copied))  # Proof(...) minus its Python __new__
     return checked, f"{jkt}:{jti}", iat + age + slack
 
