@@ -32,6 +32,7 @@ from .jwa import ALGORITHMS
 from .jwk import Key, KeySet, KeySource
 from .jws import (
     MAX_TOKEN_LENGTH,
+    _check_algorithms,
     _load_header,
     header_segment,
     sign_segments,
@@ -228,10 +229,7 @@ class _Prepared:
         typ: str | None = None,
     ) -> None:
         """Fix the options (as :func:`decode` takes them; iterables are read once)."""
-        if isinstance(algorithms, str | bytes) or not algorithms:
-            raise UnsupportedAlgorithmError(
-                "algorithms must be a non-empty list of algorithm names, e.g. ['ES256']"
-            )
+        _check_algorithms(algorithms)
         self._algorithms = tuple(algorithms)
         if issuer is not None and not isinstance(issuer, str):
             issuer = tuple(issuer)
