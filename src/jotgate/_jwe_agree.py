@@ -22,12 +22,12 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x448, x25519
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 from . import _b64
 from ._b64 import decode_ascii
 from ._jwe_content import ContentCipher, ContentEncryption, fail
-from ._jwe_wrap import b64_param
+from ._jwe_wrap import b64_param, unwrap
 from ._jwk_members import AnyPrivate, AnyPublic
 from .errors import InvalidKeyError, JoseError
 from .jwa import EC_CURVES
@@ -239,36 +239,22 @@ class Ecdh:
         :meth:`open_cipher` without binding a cipher: the decrypt core's
         ECDH-ES path opens the content with it directly.
         """
-        kek_size = self._kek_size
-        if kek_size:
+        if self._kek_size:
             if len(encrypted_key) != enc.cek_size + 8:
                 fail()
         elif encrypted_key:
             fail()
         peer = self._ephemeral_key(header.get("epk"))
+        apu = b64_param(header, "apu") if "apu" in header else b""
+        apv = b64_param(header, "apv") if "apv" in header else b""
         try:
-            if self._okp is None:  # _agree, inline
-                z = self._private.exchange(_ECDH, peer)
-            else:
-                z = self._private.exchange(peer)
+            z = self._agree(self._private, peer)
         except ValueError:
             fail()  # X25519/X448 low-order points give an all-zero secret
-        if "apu" in header or "apv" in header:
-            apu = b64_param(header, "apu") if "apu" in header else b""
-            apv = b64_param(header, "apv") if "apv" in header else b""
-            derived = self._derive(z, enc, apu, apv)
-        else:
-            # _derive's usual case, inline: no party info, OtherInfo per enc.
-            cached = self._infos.get(enc.name)
-            if cached is None:
-                cached = self._infos[enc.name] = self._other_info(enc, b"", b"")
-            derived = ConcatKDFHash(_SHA256, cached[1], cached[0]).derive(z)
-        if not kek_size:
+        derived = self._derive(z, enc, apu, apv)
+        if not self._kek_size:
             return derived
-        try:
-            return aes_key_unwrap(derived, encrypted_key)  # length checked above
-        except InvalidUnwrap:
-            fail()
+        return unwrap(derived, enc, encrypted_key)
 
     def _ephemeral_key(self, epk: object) -> Any:
         """The sender's ephemeral public key: our key type and curve, and on that curve."""
