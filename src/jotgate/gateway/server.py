@@ -187,11 +187,3 @@ class GatewayServer:
             self._sweeper = None
         if self._shutdown is not None:
             await self._shutdown()
-
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Start, serve until ``stop`` is set, then stop."""
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()
