@@ -165,7 +165,6 @@ class HeaderPolicy:
         forwarding: Forwarding,
         *,
         keep_authorization: bool,
-        identity: Sequence[tuple[bytes, bytes]] = (),
     ) -> Headers:
         """The request headers an upstream receives.
 
@@ -173,8 +172,9 @@ class HeaderPolicy:
         ``Connection``), ``Host``, path overrides (``X-Original-URL``...),
         untrusted ``X-Forwarded-*`` and, unless ``keep_authorization``,
         ``Authorization``, ``DPoP`` (the proof goes with the token) and the
-        fingerprint cookies are dropped; ``identity`` and the forwarding
-        headers are added.
+        fingerprint cookies are dropped; the forwarding headers are added.
+        The identity headers go to the upstream as finished lines of their
+        own (``Pool.request``'s ``identity``), not through this list.
         """
         classes = self._classes
         trust = self.trust_forwarded
@@ -211,7 +211,6 @@ class HeaderPolicy:
             # Names the client's Connection header made hop-by-hop (rare: a second pass).
             out = [(name, value) for name, value in out if name not in listed]
             trusted = {name: value for name, value in trusted.items() if name not in listed}
-        out.extend(identity)
         out.extend(self._forwarded(forwarding, trusted))
         out.append((b"x-request-id", forwarding.request_id))
         return out
