@@ -260,29 +260,32 @@ class Ecdh:
         """The sender's ephemeral public key: our key type and curve, and on that curve."""
         if not isinstance(epk, dict) or "d" in epk or epk.get("crv") != self._crv:
             fail()
-        x = epk.get("x")
-        size = self._size
         try:
-            if not isinstance(x, str):
-                fail()
-            # Strict base64url; a non-ASCII str fails its encode (a ValueError).
-            raw_x = decode_ascii(x.encode("ascii"))
+            raw_x = _coordinate(epk, "x", self._size)
             if self._okp is not None:
-                if epk.get("kty") != "OKP" or len(raw_x) != size:
+                if epk.get("kty") != "OKP":
                     fail()
                 return self._okp[1].from_public_bytes(raw_x)
-            y = epk.get("y")
-            if epk.get("kty") != "EC" or not isinstance(y, str):
+            if epk.get("kty") != "EC":
                 fail()
-            raw_y = decode_ascii(y.encode("ascii"))
-            if len(raw_x) != size or len(raw_y) != size:
-                fail()
+            raw_y = _coordinate(epk, "y", self._size)
             # from_encoded_point refuses points off the curve and coordinates
             # not reduced modulo p: invalid-curve attacks stop here.
             assert self._curve is not None
             return _from_encoded_point(self._curve, b"\x04" + raw_x + raw_y)
         except (JoseError, ValueError):
             fail()
+
+
+def _coordinate(epk: Mapping[str, Any], name: str, size: int) -> bytes:
+    value = epk.get(name)
+    if not isinstance(value, str):
+        fail()
+    # Strict base64url; a non-ASCII str fails its encode (a ValueError).
+    raw = decode_ascii(value.encode("ascii"))
+    if len(raw) != size:
+        fail()
+    return raw
 
 
 def _party_info(params: MutableMapping[str, Any], name: str) -> bytes:
