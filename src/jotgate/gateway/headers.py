@@ -105,14 +105,10 @@ _CLASS_CACHE_SIZE: Final = 1024
 _SAFE_VALUE: Final = re.compile(r"^[\x20-\x7e]*$")
 
 
-def _connection_listed(
-    headers: Iterable[tuple[bytes, bytes]], listed: set[bytes] | None = None
-) -> set[bytes]:
-    """Names a ``Connection`` header marks as hop-by-hop (RFC 9110 §7.6.1), added to ``listed``."""
+def _connection_listed(value: bytes, listed: set[bytes] | None) -> set[bytes]:
+    """``listed`` plus the names a ``Connection`` value marks hop-by-hop (RFC 9110 §7.6.1)."""
     listed = set() if listed is None else listed
-    for name, value in headers:
-        if name.lower() == b"connection":
-            listed.update(token.strip().lower() for token in value.split(b","))
+    listed.update(token.strip().lower() for token in value.split(b","))
     return listed
 
 
@@ -206,7 +202,7 @@ class HeaderPolicy:
                 if trust:
                     out.append((lowered, value))
             else:  # _K_CONNECTION
-                listed = _connection_listed(((lowered, value),), listed)
+                listed = _connection_listed(value, listed)
         if listed:
             # Names the client's Connection header made hop-by-hop (rare: a second pass).
             out = [(name, value) for name, value in out if name not in listed]
@@ -334,7 +330,7 @@ def response_headers(raw: Iterable[tuple[bytes, bytes]], rid: bytes) -> Headers:
         if lowered is not None:
             out.append((lowered, value))
         elif name.lower() == b"connection":
-            listed = _connection_listed(((b"connection", value),), listed)
+            listed = _connection_listed(value, listed)
     if listed:
         out = [(name, value) for name, value in out if name not in listed]
     out.append((b"x-request-id", rid))
