@@ -253,7 +253,7 @@ class _Prepared:
     ) -> dict[str, Any]:
         """The verified claims of ``token`` (a fresh dict); ``now`` defaults to the clock."""
         claims = self.fast(token, keys, now)
-        return self._slow(token, keys, now) if claims is None else claims
+        return self.slow(token, keys, now) if claims is None else claims
 
     def fast(self, token: str | bytes, keys: KeySource, now: float | None) -> dict[str, Any] | None:
         """:meth:`decode` for the common token; None (nothing judged yet) sends it to decode.
@@ -292,7 +292,8 @@ class _Prepared:
         self._check(claims, time.time() if now is None else numeric_date(now))
         return claims
 
-    def _slow(self, token: str | bytes, keys: KeySource, now: float | None) -> dict[str, Any]:
+    def slow(self, token: str | bytes, keys: KeySource, now: float | None) -> dict[str, Any]:
+        """:func:`decode` itself with these options: for a token :meth:`fast` declined."""
         return decode(token, keys, now=now, **self._options)
 
     def _prepare(self, head: str, keys: KeySource) -> _Head | None:

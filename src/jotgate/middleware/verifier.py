@@ -283,9 +283,10 @@ class Verifier:
         if not self._plain:
             return self._miss(token)
         clock = self._clock
-        raw = self._decoder.fast(token, self._static, None if clock is time.time else clock())
+        now = None if clock is time.time else clock()
+        raw = self._decoder.fast(token, self._static, now)
         if raw is None:
-            return self._verify_new(token, self._open(token), self._static)
+            return self._declined(token, now)
         if "cnf" in raw or "fgp" in raw or "bnd" in raw:
             return self._accept(token, raw)
         # _accept written out for a token bound to nothing, the common first
@@ -314,14 +315,26 @@ class Verifier:
         if self._plain:
             # The common case, without _open: the prepared decoder takes only
             # plain three-part tokens (never a JWE), and leaves the rest to
-            # the full path below.
+            # _declined.
             clock = self._clock
-            raw = self._decoder.fast(token, self._static, None if clock is time.time else clock())
-            if raw is not None:
-                return self._accept(token, raw)
+            now = None if clock is time.time else clock()
+            raw = self._decoder.fast(token, self._static, now)
+            if raw is None:
+                return self._declined(token, now)
+            return self._accept(token, raw)
         signed = self._open(token)
         keys = self._static if self._remote is None else self._remote.get_sync(peek_kid(signed))
         return self._verify_new(token, signed, keys)
+
+    def _declined(
+        self, token: str, now: float | None
+    ) -> tuple[Claims, str | None, tuple[Any, Any] | None]:
+        """A token the prepared decoder's fast path declined: ``jwt.decode`` judges it.
+
+        Straight to decode, not through ``_Prepared.decode``, which would try
+        the fast path (and parse a bad header) a second time. Static keys only.
+        """
+        return self._accept(token, self._decoder.slow(self._open(token), self._static, now))
 
     def _check_bindings(
         self,
