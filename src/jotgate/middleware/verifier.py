@@ -43,15 +43,12 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, Final, NoReturn, Protocol, runtime_checkable
+from typing import Any, NoReturn
 
 from jotgate import dpop, jwe, jwt
 from jotgate.dpop import AsyncReplayCache, NonceCheck, ReplayCache
@@ -64,54 +61,13 @@ from .claims import Claims, _from_decoded
 from .client_binding import FINGERPRINT_COOKIES, ClientBindingPolicy, bound_claims
 from .context import RequestContext
 from .errors import AuthError, TokenRevokedError
+from .remote_keys import RemoteKeys, peek_kid
 from .revocation import RevocationSource, StartableRevocationSource
 
 __all__ = ["RemoteKeys", "Verifier"]
 
-_KID_CACHE_SIZE: Final = 256
-
 # A cached verification: claims, expiry deadline, cnf.jkt, (fgp, bnd) or None.
 _Entry = tuple[Claims, float, str | None, tuple[Any, Any] | None]
-
-
-@runtime_checkable
-class RemoteKeys(Protocol):
-    """The part of :class:`jotgate.jwks.RemoteKeySet` a verifier uses (docs/library.md)."""
-
-    async def get(self, kid: str | None) -> KeySet:
-        """A key set fresh enough for ``kid`` (fetching if needed)."""
-        ...
-
-    def get_sync(self, kid: str | None) -> KeySet:
-        """The same from sync code."""
-        ...
-
-
-_kids: dict[str, str | None] = {}
-
-
-def peek_kid(token: str) -> str | None:
-    """The ``kid`` of a compact token's header, unverified; None when absent or unreadable.
-
-    Only used to ask a remote key set for the right key: the strict parser
-    in ``jwt.decode`` judges the header afterwards. Headers repeat across
-    tokens, so answers are cached per header segment.
-    """
-    segment = token.partition(".")[0]
-    if segment in _kids:
-        return _kids[segment]
-    kid: str | None = None
-    if len(segment) <= 4096:
-        try:
-            header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-        except (ValueError, binascii.Error):
-            header = None
-        if isinstance(header, dict) and isinstance(header.get("kid"), str):
-            kid = header["kid"]
-    if len(_kids) >= _KID_CACHE_SIZE:
-        _kids.clear()
-    _kids[segment] = kid
-    return kid
 
 
 class Verifier:
